@@ -1,0 +1,45 @@
+"""``runner instances list|start|stop``: the stack's instances as its provider sees them."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from runner import hookimpl
+from runner.cli.api import Command, CommandContext
+from runner.cli.options import load_stack, select_instances
+from runner.cli.table import print_table
+
+
+class InstancesCommand(Command):
+    name = "instances"
+    help = "list, start or stop the stack's instances through its provider"
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("action", choices=("list", "start", "stop"), nargs="?", default="list")
+
+    def run(self, args: argparse.Namespace, ctx: CommandContext) -> int:
+        stack = load_stack(args, ctx.registry)
+        provider = ctx.registry.provider(stack.provider)(stack)
+        names = select_instances(stack, args.layer, args.instance)
+        action = {"list": provider.status, "start": provider.start, "stop": provider.stop}[args.action]
+        states = action(names)
+        if args.format == "json":
+            ctx.out.write(json.dumps([{
+                "instance": s.name, "status": s.status,
+                "hostname": stack.instances[s.name].hostname,
+                "layers": list(stack.instances[s.name].layers),
+                "address": s.host.address if s.host else None,
+                "port": s.host.port if s.host else None,
+                **({"details": s.details} if s.details else {}),
+            } for s in states], indent=2) + "\n")
+        else:
+            print_table(ctx.out, ("INSTANCE", "HOSTNAME", "LAYERS", "STATUS", "ADDRESS"), [
+                (s.name, stack.instances[s.name].hostname, ",".join(stack.instances[s.name].layers), s.status,
+                 f"{s.host.address}:{s.host.port}" if s.host else "-") for s in states])
+        return 0
+
+
+@hookimpl
+def runner_commands() -> list[Command]:
+    return [InstancesCommand()]

@@ -1,0 +1,31 @@
+"""``runner validate``: check a stack file, its cookbooks and recipes without touching a host."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from runner import hookimpl
+from runner.cli.api import Command, CommandContext
+from runner.cli.options import load_stack
+
+
+class ValidateCommand(Command):
+    name = "validate"
+    help = "check stack.yml, its cookbooks and recipes; touches no host"
+
+    def run(self, args: argparse.Namespace, ctx: CommandContext) -> int:
+        stack = load_stack(args, ctx.registry)
+        if args.format == "json":
+            ctx.out.write(json.dumps({"stack": stack.name, "file": str(stack.path), "valid": True,
+                                      "layers": len(stack.layers), "instances": len(stack.instances),
+                                      "apps": len(stack.apps)}) + "\n")
+        else:
+            ctx.out.write(f"{stack.path}: ok (stack {stack.name!r}: {len(stack.layers)} layers, "
+                          f"{len(stack.instances)} instances, {len(stack.apps)} apps)\n")
+        return 0
+
+
+@hookimpl
+def runner_commands() -> list[Command]:
+    return [ValidateCommand()]

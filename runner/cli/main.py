@@ -1,0 +1,98 @@
+"""The ``runner`` command: build the parser from the registry, run one command.
+
+Exit codes: 0 all went well, 1 some host failed, 2 bad input (a
+:class:`UserError`, printed as ``file:line:col: message`` without a
+traceback), 3 a bug in runner or a plugin (the traceback is kept).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+from collections.abc import Sequence
+
+from runner import __version__
+from runner.cli.api import CommandContext
+from runner.cli.options import add_stack_options
+from runner.errors import UserError
+from runner.plugin.manager import disabled_from_env
+from runner.plugin.registry import Registry
+
+EXIT_BUG = 3
+
+
+def split_plugin_flags(argv: Sequence[str]) -> tuple[list[str], list[str]]:
+    """Take ``-p no:NAME`` / ``-pno:NAME`` out of argv before the parser exists.
+
+    Plugins add commands, so the plugins to block must be known before the
+    parser is built. Returns (names to disable, the remaining argv).
+    """
+    disabled: list[str] = []
+    rest: list[str] = []
+    args = list(argv)
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        value = None
+        if arg == "-p" and i + 1 < len(args):
+            value, i = args[i + 1], i + 2
+        elif arg.startswith("-p") and arg != "-p" and not arg.startswith("--"):
+            value, i = arg[2:], i + 1
+        else:
+            rest.append(arg)
+            i += 1
+            continue
+        if not value.startswith("no:") or not value[3:]:
+            raise UserError(f"-p {value}: expected -p no:NAME to disable the plugin NAME")
+        disabled.append(value[3:])
+    return disabled, rest
+
+
+def build_parser(registry: Registry) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="runner",
+        description="Agentless configuration management and deployment over SSH.",
+    )
+    parser.add_argument("--version", action="version", version=f"runner {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="show more (every remote command with -v)")
+    parser.add_argument("-p", dest="_plugin_flag", metavar="no:NAME", help="disable the plugin NAME (repeatable)")
+    registry.pm.hook.runner_add_options(parser=parser)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in sorted(registry.commands):
+        command = registry.commands[name]
+        cmd_parser = sub.add_parser(name, help=command.help, description=command.help)
+        if command.stack_options:
+            add_stack_options(cmd_parser)
+        command.add_arguments(cmd_parser)
+        cmd_parser.set_defaults(_command=command)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        disabled, argv = split_plugin_flags(argv)
+        registry = Registry.load(disabled_from_env() + disabled)
+        parser = build_parser(registry)
+        args = parser.parse_args(argv)
+        if not getattr(args, "_command", None):
+            parser.print_help(sys.stderr)
+            return 2
+        return args._command.run(args, CommandContext(registry=registry, out=sys.stdout, err=sys.stderr))
+    except UserError as exc:
+        print(f"runner: {exc}" if exc.location is None else str(exc), file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("runner: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 1
+    except Exception:
+        traceback.print_exc()
+        print(
+            "runner: internal error: this is a bug in runner or in a plugin; "
+            "please report it with the traceback above",
+            file=sys.stderr,
+        )
+        return EXIT_BUG

@@ -1,0 +1,164 @@
+"""Every hook a runner plugin can implement.
+
+A plugin is a module (or object) with functions named like the specs below,
+decorated with :data:`runner.hookimpl`. Built-in resource types, strategies,
+providers and commands are plugins of exactly this kind; third-party ones are
+found through the ``runner`` entry-point group::
+
+    # setup.cfg of a plugin distribution
+    [options.entry_points]
+    runner =
+        cron = runner_cron.plugin
+
+An implementation may accept a subset of a spec's arguments, so specs can
+grow new arguments without breaking plugins. Hooks receive and return small
+public types (:mod:`runner.model.stack`, :mod:`runner.providers.api`,
+:mod:`runner.events` ...), never engine internals.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING
+
+import pluggy
+
+if TYPE_CHECKING:
+    from runner.cli.api import Command
+    from runner.events import HostResult, RunInfo, RunReport
+    from runner.providers.api import Provider
+    from runner.resources.api import Resource
+    from runner.strategies.api import Strategy
+
+hookspec = pluggy.HookspecMarker("runner")
+
+
+# -------------------------------------------------------------------------
+# Registration hooks: called once, after every plugin is loaded, to build
+# the registry. Results from all plugins are collected; a name registered
+# twice is a usage error naming both plugins.
+# -------------------------------------------------------------------------
+
+
+@hookspec
+def runner_resource_types() -> list[type[Resource]]:
+    """Return the resource types this plugin adds (``file``, ``service``, a ``cron`` ...).
+
+    Called once when the registry is built. Each class's ``type_name`` becomes a
+    function in the recipe DSL and the ``type`` in ``type[name]``.
+
+    :return: a list of :class:`runner.resources.api.Resource` subclasses.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def runner_strategies() -> list[type[Strategy]]:
+    """Return the deployment strategies this plugin adds (``rolling``, ``blue_green`` ...).
+
+    Called once when the registry is built. Each class's ``name`` is what an
+    app's ``deploy.strategy`` and ``runner deploy --strategy`` say.
+
+    :return: a list of :class:`runner.strategies.api.Strategy` subclasses.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def runner_providers() -> list[type[Provider]]:
+    """Return the host providers this plugin adds (``static``, ``docker``, ``ec2`` ...).
+
+    Called once when the registry is built. Each class's ``name`` is what
+    ``stack.provider`` says in stack.yml.
+
+    :return: a list of :class:`runner.providers.api.Provider` subclasses.
+
+    .. versionadded:: 0.1
+    """
+
+
+# -------------------------------------------------------------------------
+# Command-line hooks: called while the ``runner`` command line is built,
+# before it is parsed.
+# -------------------------------------------------------------------------
+
+
+@hookspec
+def runner_commands() -> list[Command]:
+    """Return the subcommands this plugin adds (``runner validate``, ``runner instances`` ...).
+
+    Called once while the command line is built.
+
+    :return: a list of :class:`runner.cli.api.Command` instances.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def runner_add_options(parser: argparse.ArgumentParser) -> None:
+    """Add global options to the ``runner`` command line.
+
+    Called once while the command line is built, after the built-in global
+    options are in place.
+
+    :param parser: the top-level parser; add options with ``parser.add_argument``.
+
+    .. versionadded:: 0.1
+    """
+
+
+# -------------------------------------------------------------------------
+# Run hooks: called while a command runs on hosts. Report handlers and
+# notifiers implement these. An exception in one is reported as a warning
+# and never fails the run.
+# -------------------------------------------------------------------------
+
+
+@hookspec
+def runner_run_start(run: RunInfo) -> None:
+    """Called when a run (converge, deploy, ...) starts, before any host is touched.
+
+    :param run: the command, the stack and the hosts of the run.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def runner_run_finish(run: RunInfo, report: RunReport) -> None:
+    """Called when a run has finished on every host, failed or not.
+
+    :param run: as given to :func:`runner_run_start`.
+    :param report: one :class:`runner.events.HostResult` per host.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def runner_resource_changed(host: str, resource: str, summary: str) -> None:
+    """Called after a resource changed a host.
+
+    :param host: the instance's name.
+    :param resource: the resource as ``type[name]``, e.g. ``service[hello]``.
+    :param summary: one line saying what changed; never holds a sensitive value.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def runner_host_failed(host: str, error: str, result: HostResult | None) -> None:
+    """Called when a host fails (unreachable, a resource failed, a deploy step failed).
+
+    The other hosts of the run go on.
+
+    :param host: the instance's name.
+    :param error: what went wrong, with its cause.
+    :param result: what was done on the host before it failed, when known.
+
+    .. versionadded:: 0.1
+    """

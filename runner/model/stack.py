@@ -1,0 +1,155 @@
+"""Typed objects for a stack: what stack.yml says, after validation.
+
+These are public types: hooks (providers, strategies, resource types) receive
+them. They are frozen so no plugin can change the model under another's feet.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from runner.errors import Location
+
+LIFECYCLE_EVENTS: tuple[str, ...] = ("setup", "configure", "deploy", "undeploy", "shutdown")
+HOST_KEY_POLICIES: tuple[str, ...] = ("strict", "accept-new", "off")
+APP_SOURCE_TYPES: tuple[str, ...] = ("directory", "archive", "git", "s3")
+
+Path_ = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class SshSettings:
+    """How to reach the hosts (stack-wide; a static instance may override user/port/key)."""
+
+    user: str = "root"
+    key: Path | None = None
+    port: int = 22
+    host_key_policy: str = "strict"
+    known_hosts: Path | None = None  # None: the stack's state dir known_hosts
+    config_file: Path | None = None  # None: ~/.ssh/config when it exists
+    use_agent: bool = True
+    connect_timeout: float = 10.0
+    command_timeout: float = 600.0
+    sudo: bool | None = None  # None: sudo when user is not root
+    sudo_password_env: str | None = None  # name of an environment variable holding it
+
+
+@dataclass(frozen=True)
+class CookbookSource:
+    path: Path
+    location: Location
+
+
+@dataclass(frozen=True)
+class HealthCheck:
+    command: str
+    timeout: float = 30.0
+    retries: int = 3
+    interval: float = 1.0
+
+
+@dataclass(frozen=True)
+class DeploySettings:
+    strategy: str = "all_at_once"
+    batch: int | str = 1  # a count, or a percentage such as "30%"
+    keep_releases: int = 5
+    max_failures: int = 0
+    health_check: HealthCheck | None = None
+    options: dict[str, Any] = field(default_factory=dict)  # strategy-specific extras
+
+
+@dataclass(frozen=True)
+class AppSource:
+    type: str
+    options: dict[str, Any]  # path / url / revision / bucket / key / fetch ...
+
+
+@dataclass(frozen=True)
+class EnvValue:
+    value: str
+    secure: bool = False
+
+    def __repr__(self) -> str:  # keep secrets out of tracebacks and debug output
+        shown = "'***'" if self.secure else repr(self.value)
+        return f"EnvValue(value={shown}, secure={self.secure})"
+
+
+@dataclass(frozen=True)
+class Layer:
+    name: str
+    recipes: dict[str, tuple[str, ...]]  # event -> recipe names ("cb" or "cb::r")
+    packages: tuple[str, ...] = ()
+    custom_json: dict[str, Any] = field(default_factory=dict)
+    auto_healing: bool = False
+    shutdown_timeout: float = 120.0
+    location: Location = Location("stack.yml")
+
+
+@dataclass(frozen=True)
+class Instance:
+    name: str
+    layers: tuple[str, ...]
+    hostname: str  # given, or from the stack's hostname theme
+    address: str | None = None  # static provider
+    port: int | None = None
+    user: str | None = None
+    key: Path | None = None
+    custom_json: dict[str, Any] = field(default_factory=dict)
+    location: Location = Location("stack.yml")
+
+
+@dataclass(frozen=True)
+class App:
+    name: str
+    layers: tuple[str, ...]
+    source: AppSource
+    environment: dict[str, EnvValue] = field(default_factory=dict)
+    deploy: DeploySettings = field(default_factory=DeploySettings)
+    custom_json: dict[str, Any] = field(default_factory=dict)
+    location: Location = Location("stack.yml")
+
+
+@dataclass(frozen=True)
+class Stack:
+    name: str
+    path: Path  # the stack file
+    provider: str = "static"
+    provider_options: dict[str, Any] = field(default_factory=dict)
+    hostname_theme: str = "Layer_Dependent"
+    ssh: SshSettings = field(default_factory=SshSettings)
+    cookbooks: tuple[CookbookSource, ...] = ()
+    custom_json: dict[str, Any] = field(default_factory=dict)
+    layers: dict[str, Layer] = field(default_factory=dict)
+    instances: dict[str, Instance] = field(default_factory=dict)
+    apps: dict[str, App] = field(default_factory=dict)
+    marks: dict[Path_, Location] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def directory(self) -> Path:
+        return self.path.parent
+
+    @property
+    def state_dir(self) -> Path:
+        """Where the runner keeps this stack's keys, known_hosts and state (.runner/ beside stack.yml)."""
+        return self.directory / ".runner"
+
+    @property
+    def known_hosts_path(self) -> Path:
+        return self.ssh.known_hosts or self.state_dir / "known_hosts"
+
+    def where(self, *path: str | int) -> Location:
+        """The location of a key path in the stack file, e.g. where("layers", "app", "recipes").
+
+        Falls back to the nearest enclosing node that has a mark, then to the file itself.
+        """
+        key: Path_ = tuple(path)
+        while key:
+            if key in self.marks:
+                return self.marks[key]
+            key = key[:-1]
+        return self.marks.get((), Location.of(self.path))
+
+    def instances_of(self, layer: str) -> list[Instance]:
+        return [i for i in self.instances.values() if layer in i.layers]

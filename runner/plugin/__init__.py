@@ -1,0 +1,1 @@
+"""Loading plugins (built-in and third-party) and the registry built from them."""

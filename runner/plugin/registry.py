@@ -1,0 +1,111 @@
+"""The registry: what every loaded plugin adds, by name, and who added it.
+
+Built once from the plugin manager by calling each plugin's registration
+hooks one plugin at a time, so ``runner plugins`` can say which plugin adds
+what and a name registered twice can be reported with both owners.
+"""
+
+from __future__ import annotations
+
+import difflib
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pluggy
+
+from runner.cli.api import Command
+from runner.errors import UserError
+from runner.plugin.manager import PluginOrigin, create_plugin_manager
+from runner.providers.api import Provider
+from runner.resources.api import Resource
+from runner.strategies.api import Strategy
+
+REGISTRATION_HOOKS = ("runner_resource_types", "runner_strategies", "runner_providers", "runner_commands")
+
+
+@dataclass
+class PluginInfo:
+    """One loaded plugin and what it adds (for ``runner plugins``)."""
+
+    origin: PluginOrigin
+    hooks: list[str] = field(default_factory=list)
+    resource_types: list[str] = field(default_factory=list)
+    strategies: list[str] = field(default_factory=list)
+    providers: list[str] = field(default_factory=list)
+    commands: list[str] = field(default_factory=list)
+
+
+class Registry:
+    """Everything the loaded plugins add, looked up by name."""
+
+    def __init__(self, pm: pluggy.PluginManager, origins: dict[str, PluginOrigin]):
+        self.pm = pm
+        self.resource_types: dict[str, type[Resource]] = {}
+        self.strategies: dict[str, type[Strategy]] = {}
+        self.providers: dict[str, type[Provider]] = {}
+        self.commands: dict[str, Command] = {}
+        self.plugins: list[PluginInfo] = []
+        owners: dict[tuple[str, str], str] = {}
+        for plugin in pm.get_plugins():
+            name = pm.get_name(plugin) or repr(plugin)
+            info = PluginInfo(origin=origins[name])
+            for caller in pm.get_hookcallers(plugin) or []:
+                info.hooks.append(caller.name)
+                if caller.name not in REGISTRATION_HOOKS:
+                    continue
+                for impl in caller.get_hookimpls():
+                    if impl.plugin is plugin:
+                        self._add(caller.name, impl.function() or [], info, owners)
+            info.hooks.sort()
+            self.plugins.append(info)
+        order = {n: i for i, n in enumerate(origins)}
+        self.plugins.sort(key=lambda p: order.get(p.origin.name, len(order)))
+
+    @classmethod
+    def load(cls, disabled: Iterable[str] = ()) -> "Registry":
+        pm, origins = create_plugin_manager(disabled)
+        return cls(pm, origins)
+
+    def _add(self, hook: str, items: list[Any], info: PluginInfo, owners: dict[tuple[str, str], str]) -> None:
+        kind, table, names, attr = {
+            "runner_resource_types": ("resource type", self.resource_types, info.resource_types, "type_name"),
+            "runner_strategies": ("strategy", self.strategies, info.strategies, "name"),
+            "runner_providers": ("provider", self.providers, info.providers, "name"),
+            "runner_commands": ("command", self.commands, info.commands, "name"),
+        }[hook]
+        for item in items:
+            key = getattr(item, attr)
+            if key in table:
+                raise UserError(
+                    f"{kind} {key!r} is added by both plugin {owners[(hook, key)]!r} "
+                    f"and plugin {info.origin.name!r}",
+                    hint=f"disable one of them with -p no:{info.origin.name}",
+                )
+            table[key] = item
+            owners[(hook, key)] = info.origin.name
+            names.append(key)
+
+    def _lookup(self, kind: str, table: dict[str, Any], name: str) -> Any:
+        try:
+            return table[name]
+        except KeyError:
+            close = difflib.get_close_matches(name, list(table), n=1)
+            hint = f"did you mean {close[0]!r}?" if close else f"known: {', '.join(sorted(table)) or 'none'}"
+            raise UserError(f"unknown {kind} {name!r}", hint=hint) from None
+
+    def provider(self, name: str) -> type[Provider]:
+        return self._lookup("provider", self.providers, name)
+
+    def strategy(self, name: str) -> type[Strategy]:
+        return self._lookup("strategy", self.strategies, name)
+
+    def notify(self, hook_name: str, **kwargs: Any) -> None:
+        """Call a run hook; a plugin's exception becomes a warning, never a failed run."""
+        caller = getattr(self.pm.hook, hook_name)
+        for impl in caller.get_hookimpls():
+            try:
+                impl.function(**{k: v for k, v in kwargs.items() if k in impl.argnames})
+            except Exception as exc:  # report handlers must not break runs
+                print(f"runner: warning: plugin {impl.plugin_name!r} failed in {hook_name}: {exc}", file=sys.stderr)
