@@ -23,9 +23,9 @@ Path_ = tuple[str | int, ...]
 class SshSettings:
     """How to reach the hosts (stack-wide; a static instance may override user/port/key)."""
 
-    user: str = "root"
+    user: str | None = None  # None: ~/.ssh/config, else root
     key: Path | None = None
-    port: int = 22
+    port: int | None = None  # None: ~/.ssh/config, else 22
     host_key_policy: str = "strict"
     known_hosts: Path | None = None  # None: the stack's state dir known_hosts
     config_file: Path | None = None  # None: ~/.ssh/config when it exists

@@ -17,7 +17,7 @@ import pluggy
 
 from runner.cli.api import Command
 from runner.errors import UserError
-from runner.plugin.manager import PluginOrigin, create_plugin_manager
+from runner.plugin.manager import PluginOrigin, create_plugin_manager, disabled_from_env
 from runner.providers.api import Provider
 from runner.resources.api import Resource
 from runner.strategies.api import Strategy
@@ -64,8 +64,9 @@ class Registry:
         self.plugins.sort(key=lambda p: order.get(p.origin.name, len(order)))
 
     @classmethod
-    def load(cls, disabled: Iterable[str] = ()) -> "Registry":
-        pm, origins = create_plugin_manager(disabled)
+    def load(cls, disabled: Iterable[str] | None = None) -> "Registry":
+        """Load every plugin; ``disabled`` defaults to the names in $RUNNER_DISABLE_PLUGINS."""
+        pm, origins = create_plugin_manager(disabled_from_env() if disabled is None else disabled)
         return cls(pm, origins)
 
     def _add(self, hook: str, items: list[Any], info: PluginInfo, owners: dict[tuple[str, str], str]) -> None:

@@ -28,7 +28,7 @@ class HostAddress:
     instance: str
     hostname: str
     address: str
-    port: int = 22
+    port: int | None = None  # None: the stack's ssh.port, ~/.ssh/config, 22
     user: str | None = None  # None: the stack's ssh.user
     key: Path | None = None  # None: the stack's ssh.key, the agent, ~/.ssh/config
 

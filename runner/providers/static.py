@@ -29,11 +29,12 @@ class StaticProvider(Provider):
             raise UserError(f"instance {name!r} has no address", self.stack.where("instances", name),
                             hint="the static provider needs `address:` on every instance")
         return HostAddress(instance=name, hostname=inst.hostname, address=inst.address,
-                           port=inst.port or self.stack.ssh.port, user=inst.user, key=inst.key)
+                           port=inst.port, user=inst.user, key=inst.key)
 
     def _probe(self, host: HostAddress) -> InstanceState:
+        port = host.port or self.stack.ssh.port or 22
         try:
-            with socket.create_connection((host.address, host.port), timeout=self.probe_timeout):
+            with socket.create_connection((host.address, port), timeout=self.probe_timeout):
                 return InstanceState(host.instance, ONLINE, host)
         except OSError as exc:
             return InstanceState(host.instance, UNREACHABLE, None, {"error": str(exc)})

@@ -1,0 +1,1 @@
+"""SSH transport on paramiko: one connection per host for a whole run."""

@@ -1,0 +1,233 @@
+"""One SSH connection to one host, and running commands over it.
+
+Commands run as ``sh -c`` strings built by the caller with shlex.quote.
+stdin is streamed in chunks while stdout and stderr are read, so neither side
+can fill a buffer and stall. Every failure becomes a :class:`HostError` whose
+``cause`` says what kind it is (refused, timeout, auth, host-key, sudo ...).
+"""
+
+from __future__ import annotations
+
+import shlex
+import socket
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import IO
+
+import paramiko
+
+from runner.errors import HostError
+from runner.ssh.hostkeys import load_known_hosts, policy_for
+from runner.ssh.target import SshTarget
+
+CHUNK = 64 * 1024
+Stdin = bytes | str | IO[bytes] | Iterable[bytes] | None
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    command: str
+    exit_status: int
+    stdout: bytes
+    stderr: bytes
+    seconds: float
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_status == 0
+
+    @property
+    def text(self) -> str:
+        return self.stdout.decode("utf-8", "replace")
+
+
+def _chunks(stdin: Stdin) -> Iterable[bytes]:
+    if stdin is None:
+        return
+    if isinstance(stdin, str):
+        stdin = stdin.encode()
+    if isinstance(stdin, bytes):
+        for i in range(0, len(stdin), CHUNK):
+            yield stdin[i:i + CHUNK]
+    elif hasattr(stdin, "read"):
+        while chunk := stdin.read(CHUNK):
+            yield chunk
+    else:
+        yield from stdin
+
+
+def sudo_wrap(command: str, with_password: bool) -> str:
+    """Wrap ``command`` to run as root through sudo, never waiting at a prompt.
+
+    Without a password, ``sudo -n`` fails at once if one is needed. With one,
+    the password arrives as stdin's first line; it is consumed whether or not
+    sudo asks (NOPASSWD hosts), so the command always gets the rest of stdin,
+    and it never appears on a command line.
+    """
+    inner = f"sh -c {shlex.quote(command)}"
+    if not with_password:
+        return f"sudo -n -H -- {inner}"
+    script = (
+        'IFS= read -r pw; '
+        f'if sudo -n true 2>/dev/null; then exec sudo -n -H -- {inner}; fi; '
+        f'{{ printf "%s\\n" "$pw"; exec cat; }} | sudo -S -k -p "" -H -- {inner}'
+    )
+    return f"sh -c {shlex.quote(script)}"
+
+
+def _sudo_failure(stderr: bytes) -> str | None:
+    text = stderr.decode("utf-8", "replace")
+    if "a password is required" in text or "a terminal is required" in text:
+        return "sudo asks for a password and none is configured"
+    if "incorrect password" in text or "Sorry, try again" in text:
+        return "sudo refused the configured password"
+    if "is not in the sudoers file" in text or "not allowed to execute" in text:
+        return "the user may not use sudo on this host"
+    return None
+
+
+class Connection:
+    """An SSH connection to one host; opened once and reused for the whole run."""
+
+    def __init__(self, target: SshTarget):
+        self.target = target
+        self.client: paramiko.SSHClient | None = None
+        self.commands_run = 0
+
+    # -- connecting ---------------------------------------------------------
+
+    def _fail(self, message: str, cause: str) -> HostError:
+        t = self.target
+        return HostError(t.name, f"{message} ({t.user}@{t.address}:{t.port})", cause)
+
+    def open(self) -> "Connection":
+        if self.client is not None:
+            return self
+        t = self.target
+        client = paramiko.SSHClient()
+        if t.host_key_policy != "off":  # off: check nothing, not even changed keys
+            load_known_hosts(client, t.known_hosts, t.system_known_hosts)
+        client.set_missing_host_key_policy(policy_for(t.host_key_policy, t.known_hosts))
+        try:
+            client.connect(
+                t.address, port=t.port, username=t.user,
+                key_filename=[str(k) for k in t.key_files] or None,
+                allow_agent=t.use_agent, look_for_keys=not t.key_files,
+                timeout=t.connect_timeout, banner_timeout=t.connect_timeout, auth_timeout=t.connect_timeout,
+            )
+        except paramiko.BadHostKeyException as exc:
+            client.close()
+            known = t.known_hosts or "known_hosts"
+            raise self._fail(
+                f"host key changed: expected {exc.expected_key.get_name()} "
+                f"{exc.expected_key.fingerprint}, got {exc.key.fingerprint}; refusing to connect. "
+                f"If the host was rebuilt, forget the old key with "
+                f"`ssh-keygen -R {shlex.quote(t.known_hosts_name)} -f {known}`", "host-key-changed") from None
+        except paramiko.AuthenticationException as exc:
+            client.close()
+            raise self._fail(f"authentication failed: {exc}", "auth") from None
+        except paramiko.ssh_exception.NoValidConnectionsError as exc:
+            client.close()
+            reasons = "; ".join(sorted({e.strerror or str(e) for e in exc.errors.values()}))
+            raise self._fail(f"connection refused: {reasons}", "refused") from None
+        except TimeoutError:
+            client.close()
+            raise self._fail(f"connect timed out after {t.connect_timeout:g} s", "timeout") from None
+        except socket.gaierror as exc:
+            client.close()
+            raise self._fail(f"cannot resolve {t.address}: {exc.strerror}", "dns") from None
+        except paramiko.SSHException as exc:
+            client.close()
+            if "not found in known_hosts" in str(exc):
+                raise self._fail(
+                    f"unknown host key for {t.known_hosts_name} (host_key_policy: strict); "
+                    f"add it to {t.known_hosts} (ssh-keyscan) or set host_key_policy: accept-new",
+                    "host-key-unknown") from None
+            raise self._fail(f"ssh error: {exc}", "ssh") from None
+        except OSError as exc:
+            client.close()
+            raise self._fail(f"network error: {exc.strerror or exc}", "network") from None
+        transport = client.get_transport()
+        if transport is not None:
+            transport.set_keepalive(15)
+        self.client = client
+        return self
+
+    def close(self) -> None:
+        if self.client is not None:
+            self.client.close()
+            self.client = None
+
+    def __enter__(self) -> "Connection":
+        return self.open()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- running commands ---------------------------------------------------
+
+    def run(self, command: str, stdin: Stdin = None, timeout: float | None = None,
+            sudo: bool | None = None) -> CommandResult:
+        """Run ``command`` (a shell string) and wait for it; stream ``stdin`` to it.
+
+        ``sudo`` defaults to the target's setting (on for a non-root user).
+        A non-zero exit status is returned, not raised; a timeout, a lost
+        connection or a sudo that wants a password raises HostError.
+        """
+        self.open()
+        assert self.client is not None
+        t = self.target
+        use_sudo = t.sudo if sudo is None else sudo
+        wire = sudo_wrap(command, t.sudo_password is not None) if use_sudo else command
+        chunks = _chunks(stdin)
+        if use_sudo and t.sudo_password is not None:
+            first = (t.sudo_password + "\n").encode()
+            chunks = (c for part in ([first], chunks) for c in part)
+        timeout = t.command_timeout if timeout is None else timeout
+        started = time.monotonic()
+        try:
+            channel = self.client.get_transport().open_session(timeout=t.connect_timeout)  # type: ignore[union-attr]
+            channel.exec_command(wire)
+        except (paramiko.SSHException, OSError, AttributeError) as exc:
+            raise self._fail(f"connection lost: {exc}", "connection-lost") from None
+        self.commands_run += 1
+        out: list[bytes] = []
+        err: list[bytes] = []
+        errors: list[BaseException] = []
+
+        def pump_stdin() -> None:
+            try:
+                for chunk in chunks:
+                    channel.sendall(chunk)
+                channel.shutdown_write()
+            except (OSError, EOFError, paramiko.SSHException) as exc:  # remote closed early: it stopped reading
+                if not channel.exit_status_ready():
+                    errors.append(exc)
+
+        def drain(read, sink: list[bytes]) -> None:
+            while data := read(CHUNK):
+                sink.append(data)
+
+        threads = [
+            threading.Thread(target=pump_stdin, daemon=True),
+            threading.Thread(target=drain, args=(channel.recv, out), daemon=True),
+            threading.Thread(target=drain, args=(channel.recv_stderr, err), daemon=True),
+        ]
+        for th in threads:
+            th.start()
+        finished = channel.status_event.wait(timeout)
+        if not finished:
+            channel.close()
+            raise self._fail(f"command timed out after {timeout:g} s: {command[:80]}", "timeout")
+        for th in threads[1:]:
+            th.join(timeout=max(1.0, t.connect_timeout))
+        status = channel.recv_exit_status()
+        channel.close()
+        stderr = b"".join(err)
+        if use_sudo and status != 0 and (why := _sudo_failure(stderr)):
+            raise self._fail(
+                f"{why}; allow passwordless sudo for {t.user} (NOPASSWD) or set ssh.sudo_password_env",
+                "sudo")
+        return CommandResult(command, status, b"".join(out), stderr, time.monotonic() - started)

@@ -1,0 +1,101 @@
+"""Everything needed to open an SSH connection to one host, resolved from the stack.
+
+Precedence for user, port and key, as OpenSSH gives the command line
+precedence over its config: what the instance (or its provider) says, then
+the stack's ``ssh:`` settings, then ~/.ssh/config (HostName, User, Port,
+IdentityFile), then the defaults (port 22, user root, ~/.ssh/id_*).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import paramiko
+
+from runner.errors import UserError
+from runner.model.stack import Stack
+from runner.providers.api import HostAddress
+
+
+@dataclass(frozen=True)
+class SshTarget:
+    name: str  # the instance's name, used in every message
+    address: str
+    port: int = 22
+    user: str = "root"
+    key_files: tuple[Path, ...] = ()
+    use_agent: bool = True
+    host_key_policy: str = "strict"
+    known_hosts: Path | None = None  # read, and written by accept-new
+    system_known_hosts: tuple[Path, ...] = ()  # read only
+    connect_timeout: float = 10.0
+    command_timeout: float = 600.0
+    sudo: bool = False
+    sudo_password: str | None = field(default=None, repr=False)
+
+    @property
+    def known_hosts_name(self) -> str:
+        """How the host is named in known_hosts files (as OpenSSH names it)."""
+        return self.address if self.port == 22 else f"[{self.address}]:{self.port}"
+
+
+def _ssh_config(path: Path | None) -> paramiko.SSHConfig | None:
+    path = path or Path("~/.ssh/config").expanduser()
+    if not path.is_file():
+        return None
+    try:
+        return paramiko.SSHConfig.from_path(str(path))
+    except Exception as exc:  # paramiko raises several kinds for a broken file
+        raise UserError(f"{path}: cannot read ssh config: {exc}") from None
+
+
+def resolve_target(stack: Stack, host: HostAddress, environ: dict[str, str] | None = None) -> SshTarget:
+    """The SSH target for ``host`` under the stack's ssh settings and ~/.ssh/config."""
+    environ = os.environ if environ is None else environ
+    ssh = stack.ssh
+    conf = _ssh_config(ssh.config_file)
+    looked_up = conf.lookup(host.address) if conf else {}
+
+    address = looked_up.get("hostname", host.address)
+    port = int(host.port or ssh.port or looked_up.get("port") or 22)
+    user = host.user or ssh.user or looked_up.get("user") or "root"
+
+    keys: list[Path] = []
+    for given, where in ((host.key, ("instances", host.instance, "key")), (ssh.key, ("stack", "ssh", "key"))):
+        if given:
+            key = Path(given).expanduser()
+            if not key.is_file():
+                raise UserError(f"ssh key {key} does not exist", stack.where(*where),
+                                hint="fix the path, or create the key with ssh-keygen")
+            keys.append(key)
+    # like OpenSSH, identities from ~/.ssh/config that do not exist are skipped
+    keys += [Path(p).expanduser() for p in looked_up.get("identityfile", []) if Path(p).expanduser().is_file()]
+    keys = list(dict.fromkeys(keys))
+
+    sudo = ssh.sudo if ssh.sudo is not None else user != "root"
+    password = None
+    if ssh.sudo_password_env:
+        password = environ.get(ssh.sudo_password_env)
+        if password is None:
+            raise UserError(f"ssh.sudo_password_env names {ssh.sudo_password_env}, which is not set",
+                            stack.where("stack", "ssh", "sudo_password_env"),
+                            hint=f"export {ssh.sudo_password_env}=... before running")
+
+    system_known = Path("~/.ssh/known_hosts").expanduser()
+    return SshTarget(
+        name=host.instance,
+        address=address,
+        port=port,
+        user=user,
+        key_files=tuple(keys),
+        use_agent=ssh.use_agent,
+        host_key_policy=ssh.host_key_policy,
+        known_hosts=stack.known_hosts_path,
+        system_known_hosts=(system_known,) if system_known.is_file() else (),
+        connect_timeout=ssh.connect_timeout,
+        command_timeout=ssh.command_timeout,
+        sudo=sudo,
+        sudo_password=password,
+    )
