@@ -33,8 +33,8 @@ class Command(abc.ABC):
     help: ClassVar[str] = ""
     stack_options: ClassVar[bool] = True  # -f/--file, --layer, --instance, --json, --format
 
-    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        """Add this command's own arguments."""
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:  # noqa: B027 - optional, not abstract
+        """Add this command's own arguments (none by default)."""
 
     @abc.abstractmethod
     def run(self, args: argparse.Namespace, ctx: CommandContext) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,12 @@ def load_stack(args: argparse.Namespace, registry: Registry) -> Stack:
     path = Path(args.file)
     if not path.exists():
         raise UserError(f"{path}: no such stack file", hint="give one with -f FILE, or run where stack.yml is")
-    return load_and_validate(path, known_providers=set(registry.providers), known_strategies=set(registry.strategies))
+    strategies = set(registry.strategies) or None
+    if strategies is None and args.command in ("validate",):
+        # no strategy plugin loaded (or all disabled): say so rather than call every strategy unknown
+        print("runner: warning: no deployment strategy plugin is loaded; deploy.strategy is not checked",
+              file=sys.stderr)
+    return load_and_validate(path, known_providers=set(registry.providers), known_strategies=strategies)
 
 
 def command_json(args: argparse.Namespace) -> dict[str, Any]:

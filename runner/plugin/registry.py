@@ -48,9 +48,9 @@ class Registry:
         self.commands: dict[str, Command] = {}
         self.plugins: list[PluginInfo] = []
         owners: dict[tuple[str, str], str] = {}
-        for plugin in pm.get_plugins():
-            name = pm.get_name(plugin) or repr(plugin)
-            info = PluginInfo(origin=origins[name])
+        for name, origin in origins.items():  # load order: built-ins first, then entry points
+            plugin = pm.get_plugin(name)
+            info = PluginInfo(origin=origin)
             for caller in pm.get_hookcallers(plugin) or []:
                 info.hooks.append(caller.name)
                 if caller.name not in REGISTRATION_HOOKS:
@@ -60,8 +60,6 @@ class Registry:
                         self._add(caller.name, impl.function() or [], info, owners)
             info.hooks.sort()
             self.plugins.append(info)
-        order = {n: i for i, n in enumerate(origins)}
-        self.plugins.sort(key=lambda p: order.get(p.origin.name, len(order)))
 
     @classmethod
     def load(cls, disabled: Iterable[str] | None = None) -> "Registry":

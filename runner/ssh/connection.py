@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import IO
 
 import paramiko
@@ -102,6 +103,15 @@ class Connection:
         t = self.target
         return HostError(t.name, f"{message} ({t.user}@{t.address}:{t.port})", cause)
 
+    def _load_key(self, path: Path) -> paramiko.PKey:
+        """Load a private key ourselves: paramiko's own loop hides auth failures behind parse errors."""
+        try:
+            return paramiko.PKey.from_path(path)
+        except paramiko.PasswordRequiredException:
+            raise self._fail(f"ssh key {path} is encrypted: add it to ssh-agent (ssh-add {path})", "key") from None
+        except (OSError, paramiko.SSHException, ValueError) as exc:
+            raise self._fail(f"cannot read ssh key {path}: {exc}", "key") from None
+
     def open(self) -> "Connection":
         if self.client is not None:
             return self
@@ -110,10 +120,11 @@ class Connection:
         if t.host_key_policy != "off":  # off: check nothing, not even changed keys
             load_known_hosts(client, t.known_hosts, t.system_known_hosts)
         client.set_missing_host_key_policy(policy_for(t.host_key_policy, t.known_hosts))
+        pkey = self._load_key(t.key_files[0]) if t.key_files else None
         try:
             client.connect(
-                t.address, port=t.port, username=t.user,
-                key_filename=[str(k) for k in t.key_files] or None,
+                t.address, port=t.port, username=t.user, pkey=pkey,
+                key_filename=[str(k) for k in t.key_files[1:]] or None,
                 allow_agent=t.use_agent, look_for_keys=not t.key_files,
                 timeout=t.connect_timeout, banner_timeout=t.connect_timeout, auth_timeout=t.connect_timeout,
             )

@@ -79,9 +79,16 @@ def _pip(*args: str) -> None:
 
 
 @pytest.fixture
-def install_plugin(tmp_path: Path):
-    """Build and pip-install a throwaway plugin distribution; always uninstall it."""
-    installed: list[str] = []
+def install_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Build and pip-install a throwaway plugin distribution into a directory of its own.
+
+    The directory goes on PYTHONPATH of the `runner` subprocesses, where the
+    plugin is found through its entry point like any installed distribution;
+    the test environment itself is never changed, so concurrent runs and a
+    killed test cannot leave a broken plugin behind.
+    """
+    site = tmp_path / "site"
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")])))
 
     def install(extra: str = "") -> str:
         name = f"throwaway{uuid.uuid4().hex[:8]}"
@@ -105,13 +112,10 @@ def install_plugin(tmp_path: Path):
             runner =
                 {name} = runner_{name}
         '''))
-        _pip("install", "--no-deps", "--no-build-isolation", str(src))
-        installed.append(f"runner-{name}")
+        _pip("install", "--no-deps", "--no-build-isolation", "--target", str(site), str(src))
         return name
 
-    yield install
-    for dist in installed:
-        _pip("uninstall", "-y", dist)
+    return install
 
 
 def _runner(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

@@ -21,7 +21,7 @@ class ValidateCommand(Command):
                                       "layers": len(stack.layers), "instances": len(stack.instances),
                                       "apps": len(stack.apps)}) + "\n")
         else:
-            ctx.out.write(f"{stack.path}: ok (stack {stack.name!r}: {len(stack.layers)} layers, "
+            ctx.out.write(f"{args.file}: ok (stack {stack.name!r}: {len(stack.layers)} layers, "
                           f"{len(stack.instances)} instances, {len(stack.apps)} apps)\n")
         return 0
 

@@ -1,0 +1,236 @@
+"""Load stack.yml (and its includes) into a :class:`Stack`, reporting every problem at once.
+
+Each value is checked by a :class:`Checker` bound to the file it came from,
+so an error in an included file points into that file. Nothing stops at the
+first problem: all errors are collected and raised together as
+:class:`UserErrors`, each as ``file:LINE:COL: message``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from runner.cookbooks.attributes import deep_merge
+from runner.errors import Location, UserError, UserErrors
+from runner.hostnames import LAYER_DEPENDENT, THEMES, assign_hostnames
+from runner.model.apps import build_app
+from runner.model.fields import Checker
+from runner.model.includes import SECTIONS, Part, read_parts
+from runner.model.sections import InstanceDraft, build_layer, read_instance
+from runner.model.stack import (
+    HOST_KEY_POLICIES,
+    CookbookSource,
+    Instance,
+    Path_,
+    SshSettings,
+    Stack,
+)
+from runner.model.yamlsource import Document, KeyPath
+
+STACK_KEYS: tuple[str, ...] = (
+    "name", "hostname_theme", "provider", "provider_options", "ssh", "cookbooks", "custom_json",
+)
+SSH_KEYS: tuple[str, ...] = (
+    "user", "key", "port", "host_key_policy", "known_hosts", "config_file", "use_agent",
+    "connect_timeout", "command_timeout", "sudo", "sudo_password_env",
+)
+
+
+def load_stack(path: str | Path) -> Stack:
+    """Read, merge and check a stack file.
+
+    :param path: the stack file; messages name it as given (``stack.yml:3:5: ...``).
+    :raises UserErrors: everything wrong with the file and its includes.
+    """
+    errors: list[UserError] = []
+    parts = read_parts(path, errors)
+    if not parts:
+        raise UserErrors(errors)
+    stack = _Builder(Path(path), parts, errors).build()
+    if errors:
+        raise UserErrors(sorted(errors, key=_position))
+    return stack
+
+
+class _Builder:
+    def __init__(self, path: Path, parts: list[Part], errors: list[UserError]):
+        self.path = path
+        self.parts = parts
+        self.errors = errors
+        self.main = parts[-1]
+        self.check = Checker(self.main.doc, errors)
+
+    def build(self) -> Stack:
+        check = self.check
+        raw = check.get(self.main.data, ("stack",), lambda p, v: check.mapping(p, v, STACK_KEYS, ("name",)), {})
+        if "stack" not in self.main.data:
+            check.mapping((), self.main.data, required=("stack",))
+        entries = self._entries()
+        layers = {name: build_layer(c, name, value) for name, (c, value) in entries["layers"].items()}
+        theme = check.get(raw, ("stack", "hostname_theme"), self._theme, LAYER_DEPENDENT)
+        provider = check.get(raw, ("stack", "provider"), check.string, "static")
+        drafts = [read_instance(c, name, value, list(layers)) for name, (c, value) in entries["instances"].items()]
+        apps = (build_app(c, name, value, list(layers)) for name, (c, value) in entries["apps"].items())
+        return Stack(
+            name=check.get(raw, ("stack", "name"), check.string, ""),
+            path=self.path.expanduser().absolute(),
+            provider=provider,
+            provider_options=check.get(raw, ("stack", "provider_options"), check.free_mapping, {}),
+            hostname_theme=theme,
+            ssh=check.get(raw, ("stack", "ssh"), self._ssh, SshSettings()),
+            cookbooks=check.get(raw, ("stack", "cookbooks"), self._cookbooks, ()),
+            custom_json=self._custom_json(raw),
+            layers=layers,
+            instances=self._instances(drafts, theme, provider),
+            apps={app.name: app for app in apps if app is not None},
+            marks=self._marks(entries),
+        )
+
+    # -- sections merged across files ---------------------------------------
+    def _entries(self) -> dict[str, dict[str, tuple[Checker, Any]]]:
+        """name -> (checker of the file it won in, raw value), per section; later files win."""
+        merged: dict[str, dict[str, tuple[Checker, Any]]] = {section: {} for section in SECTIONS}
+        for part in self.parts:
+            check = Checker(part.doc, self.errors)
+            for section in SECTIONS:
+                found = check.get(part.data, (section,), check.free_mapping, {})
+                for name, value in found.items():
+                    merged[section][name] = (check, value)
+        return merged
+
+    def _custom_json(self, raw: dict[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        for part in self.parts[:-1]:
+            check = Checker(part.doc, self.errors)
+            result = deep_merge(result, check.get(part.data, ("custom_json",), check.free_mapping, {}))
+        own = self.check.get(raw, ("stack", "custom_json"), self.check.free_mapping, {})
+        return deep_merge(result, own)
+
+    # -- stack settings -------------------------------------------------------
+    def _theme(self, path: KeyPath, value: Any) -> str:
+        return self.check.choice(path, value, THEMES, "hostname theme")
+
+    def _ssh(self, path: KeyPath, value: Any) -> SshSettings:
+        check = self.check
+        raw = check.mapping(path, value, SSH_KEYS, allow_null=True)
+        base = SshSettings()
+
+        def get(key: str, reader: Any) -> Any:
+            return check.get(raw, path + (key,), reader, getattr(base, key))
+
+        return SshSettings(
+            user=get("user", check.string),
+            key=get("key", check.file_path),
+            port=get("port", lambda p, v: check.integer(p, v, 1, 65535)),
+            host_key_policy=get(
+                "host_key_policy", lambda p, v: check.choice(p, v, HOST_KEY_POLICIES, "host key policy")
+            ),
+            known_hosts=get("known_hosts", check.file_path),
+            config_file=get("config_file", check.file_path),
+            use_agent=get("use_agent", check.boolean),
+            connect_timeout=get("connect_timeout", lambda p, v: check.number(p, v, minimum=0)),
+            command_timeout=get("command_timeout", lambda p, v: check.number(p, v, minimum=0)),
+            sudo=get("sudo", check.boolean),
+            sudo_password_env=get("sudo_password_env", check.string),
+        )
+
+    def _cookbooks(self, path: KeyPath, value: Any) -> tuple[CookbookSource, ...]:
+        """``cookbooks: [{path: dir}, ...]`` (a bare string works as well)."""
+        check = self.check
+        if not isinstance(value, list):
+            raise check.expected(path, "a list of {path: directory}", value)
+        sources = []
+        for i, item in enumerate(value):
+            item_path = path + (i,)
+            if isinstance(item, dict):
+                raw = check.attempt(check.mapping, item_path, item, ("path",), ("path",), default={})
+                directory = check.get(raw, item_path + ("path",), check.file_path)
+            else:
+                directory = check.attempt(check.file_path, item_path, item)
+            if directory is not None:
+                sources.append(CookbookSource(directory, check.at(item_path)))
+        return tuple(sources)
+
+    # -- instances ------------------------------------------------------------
+    def _instances(self, drafts: list[InstanceDraft], theme: str, provider: str) -> dict[str, Instance]:
+        owners: dict[str, str] = {}
+        for draft in drafts:
+            if draft.hostname is None:
+                continue
+            if draft.hostname in owners:
+                draft.check.fail(
+                    ("instances", draft.name, "hostname"),
+                    f"hostname '{draft.hostname}' is already used by instance '{owners[draft.hostname]}'",
+                )
+                draft.hostname = None
+            else:
+                owners[draft.hostname] = draft.name
+        for draft in drafts:
+            if provider == "static" and draft.address is None:
+                draft.check.report(
+                    f"instances.{draft.name}: missing required key 'address'",
+                    draft.check.key_at(("instances", draft.name)),
+                    "provider 'static' needs an address for every instance",
+                )
+        names = assign_hostnames(
+            theme, [(d.name, d.layers[0] if d.layers else None, d.hostname) for d in drafts]
+        )
+        return {
+            d.name: Instance(
+                name=d.name,
+                layers=d.layers,
+                hostname=names[d.name],
+                address=d.address,
+                port=d.port,
+                user=d.user,
+                key=d.key,
+                custom_json=d.custom_json,
+                location=d.check.key_at(("instances", d.name)),
+            )
+            for d in drafts
+        }
+
+    # -- marks ----------------------------------------------------------------
+    def _marks(self, entries: dict[str, dict[str, tuple[Checker, Any]]]) -> dict[Path_, Location]:
+        """Where each key path of the merged stack was written.
+
+        Scalars and list items are marked at their value; mappings and lists
+        held by a key are marked at the key (the line a user looks for).
+        """
+        marks: dict[Path_, Location] = {}
+        for part in self.parts[:-1]:
+            marks.update(_marks_of(part.doc, ("custom_json",), ("stack", "custom_json")))
+        marks.update(_marks_of(self.main.doc, (), ()))
+        for section, named in entries.items():
+            for name, (check, _value) in named.items():
+                prefix = (section, name)
+                for key in [k for k in marks if k[:2] == prefix]:
+                    del marks[key]
+                marks.update(_marks_of(check.doc, prefix, prefix))
+        return marks
+
+
+def _position(error: UserError) -> tuple[str, int, int]:
+    where = error.location
+    return (where.path, where.line, where.column) if where else ("", 0, 0)
+
+
+def _marks_of(doc: Document, prefix: KeyPath, target: KeyPath) -> dict[Path_, Location]:
+    marks: dict[Path_, Location] = {}
+    for key, location in doc.values.items():
+        if key[: len(prefix)] != prefix:
+            continue
+        if key in doc.keys and isinstance(_lookup(doc.data, key), (dict, list)):
+            location = doc.keys[key]
+        marks[target + key[len(prefix):]] = location
+    return marks
+
+
+def _lookup(data: Any, key: KeyPath) -> Any:
+    for part in key:
+        try:
+            data = data[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return data

@@ -1,0 +1,126 @@
+"""Check and build the ``layers`` and ``instances`` entries of a stack file."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from runner.hostnames import is_valid_hostname
+from runner.model.fields import Checker, dotted, suggest
+from runner.model.stack import LIFECYCLE_EVENTS, Layer
+from runner.model.yamlsource import KeyPath
+
+LAYER_KEYS: tuple[str, ...] = ("recipes", "packages", "custom_json", "auto_healing", "shutdown_timeout")
+INSTANCE_KEYS: tuple[str, ...] = ("layers", "hostname", "address", "port", "user", "key", "custom_json")
+
+_RECIPE = re.compile(r"^[A-Za-z0-9_-]+(::[A-Za-z0-9_-]+)?$")
+
+
+def build_layer(check: Checker, name: str, raw: Any) -> Layer:
+    """A :class:`Layer` from ``layers.<name>``; what is wrong is reported and left at its default."""
+    path: KeyPath = ("layers", name)
+    check.attempt(check.name, path, name, "layer")
+    raw = check.attempt(check.mapping, path, raw, LAYER_KEYS, (), True, default={})
+    return Layer(
+        name=name,
+        recipes=check.get(raw, path + ("recipes",), _recipes_of(check), {}),
+        packages=check.get(raw, path + ("packages",), check.strings, ()),
+        custom_json=check.get(raw, path + ("custom_json",), check.free_mapping, {}),
+        auto_healing=check.get(raw, path + ("auto_healing",), check.boolean, False),
+        shutdown_timeout=check.get(
+            raw, path + ("shutdown_timeout",), lambda p, v: check.number(p, v, minimum=0), 120.0
+        ),
+        location=check.key_at(path),
+    )
+
+
+def _recipes_of(check: Checker) -> Callable[[KeyPath, Any], dict[str, tuple[str, ...]]]:
+    def recipes(path: KeyPath, value: Any) -> dict[str, tuple[str, ...]]:
+        raw = check.mapping(path, value, allow_null=True)
+        result: dict[str, tuple[str, ...]] = {}
+        for event, names in raw.items():
+            if event not in LIFECYCLE_EVENTS:
+                check.report(
+                    f"{dotted(path)}: unknown lifecycle event '{event}'",
+                    check.key_at(path + (event,)),
+                    suggest(event, LIFECYCLE_EVENTS, list_all=True),
+                )
+                continue
+            if names is None:
+                result[event] = ()
+                continue
+            items = check.attempt(check.strings, path + (event,), names, default=())
+            result[event] = tuple(r for i, r in enumerate(items) if _recipe_name(check, path + (event, i), r))
+        return result
+
+    return recipes
+
+
+def _recipe_name(check: Checker, path: KeyPath, ref: str) -> bool:
+    if _RECIPE.match(ref):
+        return True
+    check.fail(path, f"invalid recipe name '{ref}'", "write 'cookbook' or 'cookbook::recipe'")
+    return False
+
+
+@dataclass
+class InstanceDraft:
+    """An instance before its hostname is known (the theme needs every instance first)."""
+
+    name: str
+    layers: tuple[str, ...]
+    hostname: str | None
+    address: str | None
+    port: int | None
+    user: str | None
+    key: Path | None
+    custom_json: dict[str, Any]
+    check: Checker
+
+
+def read_instance(check: Checker, name: str, raw: Any, layers: list[str]) -> InstanceDraft:
+    """Check ``instances.<name>``: its keys, types and that its layers exist."""
+    path: KeyPath = ("instances", name)
+    check.attempt(check.name, path, name, "instance")
+    raw = check.attempt(check.mapping, path, raw, INSTANCE_KEYS, ("layers",), default={})
+    return InstanceDraft(
+        name=name,
+        layers=check.get(raw, path + ("layers",), lambda p, v: layer_refs(check, p, v, layers), ()),
+        hostname=check.get(raw, path + ("hostname",), _hostname_of(check)),
+        address=check.get(raw, path + ("address",), check.string),
+        port=check.get(raw, path + ("port",), lambda p, v: check.integer(p, v, 1, 65535)),
+        user=check.get(raw, path + ("user",), check.string),
+        key=check.get(raw, path + ("key",), check.file_path),
+        custom_json=check.get(raw, path + ("custom_json",), check.free_mapping, {}),
+        check=check,
+    )
+
+
+def layer_refs(check: Checker, path: KeyPath, value: Any, layers: list[str]) -> tuple[str, ...]:
+    """A non-empty list of names of existing layers (shared by instances and apps)."""
+    check.strings(path, value)  # reports the items that are not strings
+    if not value:
+        raise check.fail(path, "must name at least one layer")
+    found = []
+    for i, layer in enumerate(value):
+        if not isinstance(layer, str) or not layer:
+            continue
+        if layer in layers:
+            found.append(layer)
+        else:
+            check.fail(path + (i,), f"unknown layer '{layer}'", suggest(layer, layers))
+    return tuple(found)
+
+
+def _hostname_of(check: Checker) -> Callable[[KeyPath, Any], str]:
+    def hostname(path: KeyPath, value: Any) -> str:
+        text = check.string(path, value)
+        if not is_valid_hostname(text):
+            raise check.fail(path, f"invalid hostname '{text}'", "use lower-case letters, digits, '-' and '.'")
+        return text
+
+    return hostname
+

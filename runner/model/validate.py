@@ -1,0 +1,132 @@
+"""Check a loaded stack against its cookbooks and the installed plugins.
+
+Loading checks the file on its own; this checks what it refers to: recipe
+names against recipe files, cookbook ``depends``, the provider and deploy
+strategies against what plugins offer, and literal ``include_recipe("cb::r")``
+calls inside the recipes the stack can run (found with ``ast``, so no recipe
+code runs here).
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from pathlib import Path
+
+from runner.cookbooks.cookbook_set import CookbookSet, RecipeRef
+from runner.errors import Location, UserError, UserErrors
+from runner.model.fields import suggest
+from runner.model.loader import load_stack
+from runner.model.stack import Stack
+
+
+def validate_stack(
+    stack: Stack,
+    cookbooks: CookbookSet,
+    known_providers: set[str] | None = None,
+    known_strategies: set[str] | None = None,
+) -> list[UserError]:
+    """Every problem found, each located in the stack file or a recipe file.
+
+    :param known_providers: provider names the plugins offer; None skips the check.
+    :param known_strategies: deployment strategy names; None skips the check.
+    """
+    errors: list[UserError] = []
+    reachable: list[RecipeRef] = []
+    for name, layer in stack.layers.items():
+        for event, refs in layer.recipes.items():
+            for i, ref in enumerate(refs):
+                try:
+                    reachable.append(cookbooks.resolve_recipe(ref, stack.where("layers", name, "recipes", event, i)))
+                except UserError as exc:
+                    errors.append(exc)
+    errors.extend(cookbooks.check_depends())
+    if known_providers is not None and stack.provider not in known_providers:
+        errors.append(
+            UserError(
+                f"unknown provider '{stack.provider}'",
+                stack.where("stack", "provider"),
+                suggest(stack.provider, sorted(known_providers), list_all=True) or "no provider plugin is installed",
+            )
+        )
+    if known_strategies is not None:
+        for app in stack.apps.values():
+            strategy = app.deploy.strategy
+            if strategy not in known_strategies:
+                errors.append(
+                    UserError(
+                        f"unknown deployment strategy '{strategy}'",
+                        stack.where("apps", app.name, "deploy", "strategy"),
+                        suggest(strategy, sorted(known_strategies), list_all=True)
+                        or "no deployment strategy plugin is installed",
+                    )
+                )
+    errors.extend(check_included_recipes(cookbooks, reachable))
+    return errors
+
+
+def check_included_recipes(cookbooks: CookbookSet, roots: list[RecipeRef]) -> list[UserError]:
+    """Follow literal ``include_recipe`` calls from ``roots``; report the ones that do not resolve."""
+    errors: list[UserError] = []
+    seen: set[Path] = set()
+    todo = list(roots)
+    while todo:
+        recipe = todo.pop(0)
+        if recipe.path in seen:
+            continue
+        seen.add(recipe.path)
+        try:
+            calls = list(include_calls(recipe.path))
+        except UserError as exc:
+            errors.append(exc)
+            continue
+        for ref, location in calls:
+            try:
+                todo.append(cookbooks.resolve_recipe(ref, location))
+            except UserError as exc:
+                errors.append(exc)
+    return errors
+
+
+def include_calls(path: Path) -> Iterator[tuple[str, Location]]:
+    """``(recipe name, location)`` for each ``include_recipe("...")`` with a literal name.
+
+    :raises UserError: the recipe file is not valid Python (at the offending line).
+    """
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    except SyntaxError as exc:
+        where = Location.of(path, exc.lineno or 0, exc.offset or 0)
+        raise UserError(f"invalid Python in recipe: {exc.msg}", where) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"cannot read recipe: {exc}", Location.of(path)) from None
+    found = []
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id == "include_recipe"
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+            and isinstance(node.args[0].value, str)
+        ):
+            found.append((node.lineno, node.col_offset, node.args[0].value))
+    for line, column, ref in sorted(found):
+        yield ref, Location.of(path, line, column + 1)
+
+
+def load_and_validate(
+    path: str | Path,
+    known_providers: set[str] | None = None,
+    known_strategies: set[str] | None = None,
+) -> Stack:
+    """Load a stack file and validate it against its cookbooks.
+
+    :raises UserErrors: anything wrong, in the stack file, its cookbooks or its recipes.
+    """
+    stack = load_stack(path)
+    cookbooks = CookbookSet.from_sources(stack.cookbooks)
+    errors = validate_stack(stack, cookbooks, known_providers, known_strategies)
+    if errors:
+        raise UserErrors(errors)
+    return stack

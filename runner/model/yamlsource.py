@@ -1,0 +1,203 @@
+"""Load YAML into plain Python values while remembering where every value came from.
+
+``yaml.safe_load`` forgets positions, so an error found later ("unknown layer
+'ap'") could not point at the user's file. Here the document is composed into
+nodes with the safe loader and converted by hand; on the way every key path
+(a tuple of mapping keys and list indexes, ``("layers", "app", "recipes",
+"setup", 0)``) gets the :class:`Location` of its value node and, for mapping
+entries, of its key.
+
+This module knows nothing about the stack schema: it is reused for
+metadata.yml and attribute files.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from yaml.constructor import SafeConstructor
+
+from runner.errors import Location, UserError, UserErrors
+
+KeyPath = tuple[str | int, ...]
+
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+@dataclass(frozen=True)
+class Document:
+    """A loaded YAML document: its data plus the locations of every key path."""
+
+    path: str
+    data: Any
+    values: dict[KeyPath, Location] = field(default_factory=dict, repr=False)
+    keys: dict[KeyPath, Location] = field(default_factory=dict, repr=False)
+
+    def value_at(self, *path: str | int) -> Location:
+        """Location of the value at ``path``, or of the nearest enclosing value."""
+        return _nearest(self.values, tuple(path), Location(self.path, 1, 1))
+
+    def key_at(self, *path: str | int) -> Location:
+        """Location of the key of the mapping entry at ``path``; its value's when it has no key."""
+        key = tuple(path)
+        if key in self.keys:
+            return self.keys[key]
+        return self.value_at(*path)
+
+
+def _nearest(marks: dict[KeyPath, Location], key: KeyPath, default: Location) -> Location:
+    while key:
+        if key in marks:
+            return marks[key]
+        key = key[:-1]
+    return marks.get((), default)
+
+
+def load_yaml(path: str | Path, display: str | None = None) -> Document:
+    """Read and parse a YAML file; errors name ``display`` (default: ``path`` as given).
+
+    :raises UserError: the file cannot be read or is not valid YAML.
+    :raises UserErrors: duplicate or non-string mapping keys (all of them).
+    """
+    shown = display if display is not None else str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise UserError(f"cannot read file: {reason}", Location(shown)) from None
+    return parse_yaml(text, shown)
+
+
+def parse_yaml(text: str, path: str) -> Document:
+    """Parse YAML text that came from ``path`` (used only in locations)."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        raise _yaml_error(exc, path) from None
+    except yaml.YAMLError as exc:  # pragma: no cover - every parser error carries a mark
+        raise UserError(f"invalid YAML: {exc}", Location(path)) from None
+    converter = _Converter(path)
+    data = converter.convert(root, ()) if root is not None else None
+    if converter.errors:
+        unique = {(str(e), e.message): e for e in converter.errors}  # aliases convert a node twice
+        raise UserErrors(list(unique.values()))
+    return Document(path, data, converter.values, converter.keys)
+
+
+def _mark(path: str, mark: yaml.Mark | None) -> Location:
+    if mark is None:
+        return Location(path)
+    return Location(path, mark.line + 1, mark.column + 1)
+
+
+def _yaml_error(exc: yaml.MarkedYAMLError, path: str) -> UserError:
+    mark = exc.problem_mark or exc.context_mark
+    problem = exc.problem or exc.context or "cannot parse"
+    hint = None
+    if exc.context and problem.startswith("but "):  # "expected a single document ..., but found ..."
+        problem = f"{exc.context}, {problem}"
+    elif exc.context and exc.problem and exc.context_mark is not None:
+        hint = f"{exc.context} at line {exc.context_mark.line + 1}"
+    return UserError(f"invalid YAML: {problem}", _mark(path, mark), hint)
+
+
+def describe_key(value: Any) -> str:
+    """A short human description of a non-string key: ``integer 80``, ``null``."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return f"boolean {'true' if value else 'false'}"
+    if isinstance(value, int):
+        return f"integer {value}"
+    if isinstance(value, float):
+        return f"number {value!r}"
+    if isinstance(value, yaml.SequenceNode):
+        return "a list"
+    if isinstance(value, yaml.MappingNode):
+        return "a mapping"
+    return type(value).__name__
+
+
+class _Converter:
+    """Turns composed nodes into dicts, lists and scalars, recording locations."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self.values: dict[KeyPath, Location] = {}
+        self.keys: dict[KeyPath, Location] = {}
+        self.errors: list[UserError] = []
+        self._scalars = SafeConstructor()
+        self._active: set[int] = set()
+
+    def convert(self, node: yaml.Node, key: KeyPath) -> Any:
+        self.values[key] = _mark(self.path, node.start_mark)
+        if isinstance(node, yaml.ScalarNode):
+            return self._scalar(node)
+        if id(node) in self._active:
+            self.errors.append(UserError("recursive YAML alias", self.values[key]))
+            return None
+        self._active.add(id(node))
+        try:
+            if isinstance(node, yaml.SequenceNode):
+                return [self.convert(item, key + (i,)) for i, item in enumerate(node.value)]
+            return self._mapping(node, key)
+        finally:
+            self._active.discard(id(node))
+
+    def _scalar(self, node: yaml.ScalarNode) -> Any:
+        try:
+            return self._scalars.construct_object(node, deep=True)
+        except yaml.MarkedYAMLError as exc:
+            self.errors.append(_yaml_error(exc, self.path))
+            return None
+
+    def _mapping(self, node: yaml.MappingNode, key: KeyPath) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        explicit: dict[str, yaml.Node] = {}
+        merged: list[yaml.Node] = []
+        for key_node, value_node in node.value:
+            if key_node.tag == _MERGE_TAG:
+                merged.append(value_node)
+                continue
+            name = self._scalar(key_node) if isinstance(key_node, yaml.ScalarNode) else key_node
+            where = _mark(self.path, key_node.start_mark)
+            if not isinstance(name, str):
+                self.errors.append(
+                    UserError(f"mapping keys must be strings, got {describe_key(name)}", where)
+                )
+                continue
+            if name in explicit:
+                first = explicit[name].start_mark.line + 1
+                self.errors.append(UserError(f"duplicate key '{name}' (first at line {first})", where))
+                continue
+            explicit[name] = key_node
+            self.keys[key + (name,)] = where
+            result[name] = self.convert(value_node, key + (name,))
+        for value_node in merged:  # YAML merge keys ("<<: *base"): explicit keys win
+            sources = value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
+            for source in sources:
+                if not isinstance(source, yaml.MappingNode):
+                    where = _mark(self.path, source.start_mark)
+                    self.errors.append(UserError("'<<' merge needs a mapping or a list of mappings", where))
+                    continue
+                for name, value in self._mapping(source, key + ("<<",)).items():
+                    if name not in result:
+                        result[name] = value
+                        self._adopt(key + ("<<", name), key + (name,))
+        if merged:
+            self._drop(key + ("<<",))
+        return result
+
+    def _adopt(self, old: KeyPath, new: KeyPath) -> None:
+        """Re-file the locations of a merged-in subtree under its new key path."""
+        for marks in (self.values, self.keys):
+            for path in [p for p in marks if p[: len(old)] == old]:
+                marks.setdefault(new + path[len(old):], marks[path])
+
+    def _drop(self, prefix: KeyPath) -> None:
+        for marks in (self.values, self.keys):
+            for path in [p for p in marks if p[: len(prefix)] == prefix]:
+                del marks[path]

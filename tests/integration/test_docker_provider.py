@@ -1,0 +1,121 @@
+"""The docker provider against real containers (runner-docker must be installed)."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+
+import paramiko
+import pytest
+
+from runner.providers.api import MISSING, ONLINE, STOPPED, HostAddress
+from runner.testing import DockerHostSet, docker_unavailable_reason
+
+pytestmark = pytest.mark.integration
+
+
+def _recorded_keys(hosts: DockerHostSet, host: HostAddress) -> list[str]:
+    pattern = f"[{host.address}]:{host.port}"
+    lines = hosts.stack.known_hosts_path.read_text().splitlines()
+    return [" ".join(line.split()[1:3]) for line in lines if line.split()[0] == pattern]
+
+
+def _container_key(hosts: DockerHostSet, name: str) -> str:
+    text = hosts.exec(name, "cat", "/etc/ssh/ssh_host_ed25519_key.pub").stdout
+    return " ".join(text.split()[:2])
+
+
+def _ssh_run(hosts: DockerHostSet, host: HostAddress, command: str, user: str = "root") -> str:
+    client = paramiko.SSHClient()
+    client.load_host_keys(str(hosts.stack.known_hosts_path))
+    client.set_missing_host_key_policy(paramiko.RejectPolicy())
+    try:
+        client.connect(host.address, port=host.port, username=user, key_filename=str(host.key),
+                       look_for_keys=False, allow_agent=False, timeout=10)
+        _, stdout, _ = client.exec_command(command, timeout=10)
+        return stdout.read().decode().strip()
+    finally:
+        client.close()
+
+
+def _containers(stack_name: str) -> list[str]:
+    proc = subprocess.run(["docker", "ps", "-a", "-q", "--filter", f"label=runner.stack={stack_name}"],
+                          capture_output=True, text=True, timeout=30, check=True)
+    return proc.stdout.split()
+
+
+def test_lifecycle(docker_hosts):
+    hosts = docker_hosts(2, layers=("app",))
+    provider, stack = hosts.provider, hosts.stack
+
+    states = {s.name: s for s in provider.status()}
+    assert [s.status for s in states.values()] == [ONLINE, ONLINE]
+    for name, state in states.items():
+        assert state.host.address == "127.0.0.1" and state.host.port > 0
+        assert state.host.hostname == stack.instances[name].hostname
+        assert state.host.key == stack.state_dir / "id_ed25519"
+    assert [h.instance for h in hosts.hosts] == ["app1", "app2"]
+
+    for host in hosts.hosts:
+        assert _recorded_keys(hosts, host) == [_container_key(hosts, host.instance)]
+        assert _ssh_run(hosts, host, "hostname") == stack.instances[host.instance].hostname
+
+    # deploy has passwordless sudo; pwuser's sudo wants a password
+    first = hosts.hosts[0]
+    assert _ssh_run(hosts, first, "sudo -n id -u", user="deploy") == "0"
+    assert _ssh_run(hosts, first, "sudo -n true 2>/dev/null || echo needs-password", user="pwuser") == "needs-password"
+
+    old = hosts.host("app2")
+    key_before = _container_key(hosts, "app2")
+    state = hosts.stop("app2")
+    assert state.status == STOPPED and state.host is None
+    assert {s.name: s.status for s in provider.status()} == {"app1": ONLINE, "app2": STOPPED}
+    assert [h.instance for h in hosts.hosts] == ["app1"]
+
+    new = hosts.start("app2")
+    assert provider.status(["app2"])[0].status == ONLINE
+    assert _recorded_keys(hosts, new) == [key_before]  # the container kept its host key
+    if new.port != old.port:
+        assert _recorded_keys(hosts, old) == []  # the stale port's line is gone
+    assert _ssh_run(hosts, new, "hostname") == stack.instances["app2"].hostname
+
+    assert provider.start() and len(_containers(stack.name)) == 2  # idempotent: no new containers
+
+    provider.destroy()
+    assert [s.status for s in provider.status()] == [MISSING, MISSING]
+    assert _containers(stack.name) == []
+    assert "127.0.0.1" not in stack.known_hosts_path.read_text()
+
+
+def test_exec_and_layers_label(docker_hosts):
+    hosts = docker_hosts(1, layers=("app", "lb"), names=["web1"])
+    assert hosts.exec("web1", "id", "-un").stdout.strip() == "root"
+    proc = subprocess.run(
+        ["docker", "inspect", "--format", '{{index .Config.Labels "runner.layers"}}', hosts.container("web1")],
+        capture_output=True, text=True, timeout=30, check=True,
+    )
+    assert proc.stdout.strip() == "app,lb"
+
+
+def test_ten_hosts_start_in_parallel(docker_hosts):
+    started = time.monotonic()
+    hosts = docker_hosts(10)
+    elapsed = time.monotonic() - started
+    assert len(hosts.hosts) == 10
+    assert len({h.port for h in hosts.hosts}) == 10
+    assert elapsed < 30, f"10 hosts took {elapsed:.1f} s"
+    print(f"10 hosts ssh-ready in {elapsed:.1f} s")
+
+
+def test_ensure_image_is_cached():
+    reason = docker_unavailable_reason()
+    if reason:
+        pytest.skip(reason)
+    image = pytest.importorskip("runner_docker.image")
+    tag = image.ensure_image(progress=lambda line: None)
+    started = time.monotonic()
+    lines: list[str] = []
+    assert image.ensure_image(progress=lines.append) == tag
+    assert time.monotonic() - started < 5
+    assert lines == []  # nothing was built
+    assert tag.startswith("runner-host:bookworm-") and len(tag.rsplit("-", 1)[1]) == 10
