@@ -7,53 +7,22 @@ HostError that says how to forget the old key.
 
 from __future__ import annotations
 
-import fcntl
-import os
 import sys
-import tempfile
-import threading
 from pathlib import Path
 
 import paramiko
 
-_write_lock = threading.Lock()
-
-
-def record_host_key(path: Path, name: str, key: paramiko.PKey) -> None:
-    """Add ``name``'s key to the known_hosts file ``path``, atomically.
-
-    Threads of this process are serialised by a lock and other processes by
-    an flock on a companion lock file; the file is rewritten through a
-    temporary file and a rename, so a reader never sees half of it.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    line = f"{name} {key.get_name()} {key.get_base64()}\n"
-    with _write_lock, open(path.with_name(path.name + ".lock"), "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        old = path.read_text() if path.exists() else ""
-        if line in old.splitlines(keepends=True):
-            return
-        if old and not old.endswith("\n"):
-            old += "\n"
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-        try:
-            with os.fdopen(fd, "w") as out:
-                out.write(old + line)
-            os.chmod(tmp, 0o600)
-            os.replace(tmp, path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
+from runner.ssh import known_hosts
 
 
 class AcceptNewPolicy(paramiko.MissingHostKeyPolicy):
     """Trust a host seen for the first time and record its key (OpenSSH's accept-new)."""
 
-    def __init__(self, known_hosts: Path):
-        self.known_hosts = known_hosts
+    def __init__(self, path: Path):
+        self.path = path
 
     def missing_host_key(self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey) -> None:
-        record_host_key(self.known_hosts, hostname, key)
+        known_hosts.record_for(self.path, hostname, f"{key.get_name()} {key.get_base64()}")
 
 
 class WarnOffPolicy(paramiko.MissingHostKeyPolicy):

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import subprocess
-import time
 
 import paramiko
 import pytest
 
 from runner.providers.api import MISSING, ONLINE, STOPPED, HostAddress
-from runner.testing import DockerHostSet, docker_unavailable_reason
+from runner.testing import DockerHostSet
 
 pytestmark = pytest.mark.integration
 
@@ -98,24 +97,17 @@ def test_exec_and_layers_label(docker_hosts):
 
 
 def test_ten_hosts_start_in_parallel(docker_hosts):
-    started = time.monotonic()
     hosts = docker_hosts(10)
-    elapsed = time.monotonic() - started
     assert len(hosts.hosts) == 10
     assert len({h.port for h in hosts.hosts}) == 10
-    assert elapsed < 30, f"10 hosts took {elapsed:.1f} s"
-    print(f"10 hosts ssh-ready in {elapsed:.1f} s")
+    assert {s.status for s in hosts.status()} == {"online"}
 
 
-def test_ensure_image_is_cached():
-    reason = docker_unavailable_reason()
-    if reason:
-        pytest.skip(reason)
-    image = pytest.importorskip("runner_docker.image")
+def test_ensure_image_is_cached(runner_docker_session):
+    from runner_docker import image
+
     tag = image.ensure_image(progress=lambda line: None)
-    started = time.monotonic()
     lines: list[str] = []
     assert image.ensure_image(progress=lines.append) == tag
-    assert time.monotonic() - started < 5
     assert lines == []  # nothing was built
     assert tag.startswith("runner-host:bookworm-") and len(tag.rsplit("-", 1)[1]) == 10

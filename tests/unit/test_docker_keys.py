@@ -7,9 +7,9 @@ import threading
 
 import paramiko
 import pytest
+from runner_docker import keys
 
-keys = pytest.importorskip("runner_docker.keys")
-known_hosts = pytest.importorskip("runner_docker.known_hosts")
+from runner.ssh import known_hosts
 
 KEY_A = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEgyvw1BbB0f4TM+SDIadPjbxK7SzGc5lMwG1yLqsdUq"
 KEY_B = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIH0i2pRuvRq5bTn9mUYI2sRsK0lE7cH0yOmoGbVbSAAe"

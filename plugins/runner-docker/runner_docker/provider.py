@@ -25,7 +25,7 @@ from typing import Any
 from runner.errors import HostError, RunnerError, UserError
 from runner.model.stack import Stack
 from runner.providers.api import MISSING, ONLINE, STOPPED, HostAddress, InstanceState, Provider
-from runner_docker import known_hosts
+from runner.ssh import known_hosts
 from runner_docker.docker_cli import docker, output
 from runner_docker.image import ensure_image
 from runner_docker.keys import ensure_key

@@ -1,9 +1,12 @@
 """Recording and forgetting host keys in a stack's known_hosts file.
 
-Lines are written as OpenSSH does for a non-standard port,
-``[127.0.0.1]:PORT ssh-ed25519 AAAA... COMMENT``; the optional comment (the
-container's name) lets an entry be found again after its port changed or its
-container is gone. Every change rewrites the file atomically (temp file +
+The one writer of that file: the SSH transport records keys here under
+``host_key_policy: accept-new``, and providers that learn a host's key
+through a trusted channel (the docker provider, with ``docker exec``) record
+it here before the first connection. Lines are written as OpenSSH does,
+``[127.0.0.1]:PORT ssh-ed25519 AAAA... COMMENT``; the optional comment (a
+container's name, say) lets an entry be found again after its port changed or
+its host is gone. Every change rewrites the file atomically (temp file +
 rename) under a thread lock and an fcntl lock on a ``.lock`` file beside it,
 so parallel starts in one process or several never lose an entry.
 """
@@ -73,10 +76,14 @@ def record(path: Path, host: str, port: int, key: str, comment: str | None = Non
     Replaces every line for the same host:port and, when ``comment`` is given,
     every line with that comment (the same host seen earlier on another port).
     """
+    record_for(path, host_pattern(host, port), key, comment)
+
+
+def record_for(path: Path, pattern: str, key: str, comment: str | None = None) -> None:
+    """Like :func:`record`, for a host field already in known_hosts form (``[host]:port``)."""
     key_fields = key.split()
     if len(key_fields) < 2:
         raise ValueError(f"not a public key line: {key!r}")
-    pattern = host_pattern(host, port)
     line = " ".join([pattern, key_fields[0], key_fields[1], *([comment] if comment else [])])
     comments = {comment} if comment else set()
 

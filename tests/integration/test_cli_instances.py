@@ -1,0 +1,53 @@
+"""`runner instances` and `runner plugins` through the real command line, on Docker hosts."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+
+def _runner(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "runner", *args], capture_output=True, text=True, timeout=180)
+
+
+def test_docker_provider_comes_from_its_own_distribution() -> None:
+    proc = _runner("plugins", "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    docker = next(p for p in json.loads(proc.stdout) if p["name"] == "docker")
+    assert docker["distribution"] == "runner-docker" and not docker["builtin"]
+    assert docker["module"] == "runner_docker.plugin"
+    assert docker["providers"] == ["docker"] and "docker-image" in docker["commands"]
+    assert "runner-docker" in _runner("plugins").stdout
+
+
+def test_instances_list_stop_start(docker_hosts) -> None:
+    hosts = docker_hosts(2, layers=("web",))
+    stack_file = str(hosts.stack.path)
+
+    listed = _runner("instances", "list", "-f", stack_file, "--format", "json")
+    assert listed.returncode == 0, listed.stderr
+    rows = {r["instance"]: r for r in json.loads(listed.stdout)}
+    assert set(rows) == {"web1", "web2"}
+    for name, row in rows.items():
+        assert row["status"] == "online" and row["address"] == "127.0.0.1"
+        assert row["hostname"] == hosts.stack.instances[name].hostname and row["layers"] == ["web"]
+
+    stopped = _runner("instances", "stop", "-f", stack_file, "--instance", "web2", "--format", "json")
+    assert stopped.returncode == 0, stopped.stderr
+    assert [(r["instance"], r["status"]) for r in json.loads(stopped.stdout)] == [("web2", "stopped")]
+
+    table = _runner("instances", "-f", stack_file).stdout
+    assert "web1" in table and "online" in table and "stopped" in table
+
+    started = _runner("instances", "start", "-f", stack_file, "--layer", "web", "--format", "json")
+    assert started.returncode == 0, started.stderr
+    assert {r["status"] for r in json.loads(started.stdout)} == {"online"}
+
+
+def test_unknown_instance_is_a_clear_error(docker_hosts) -> None:
+    hosts = docker_hosts(1)
+    proc = _runner("instances", "stop", "-f", str(hosts.stack.path), "--instance", "app9")
+    assert proc.returncode == 2
+    assert "no instance 'app9'" in proc.stderr and "did you mean 'app1'?" in proc.stderr
+    assert "Traceback" not in proc.stderr
