@@ -23,10 +23,9 @@ def _target(hosts, name: str, **changes) -> SshTarget:
 
 
 @pytest.fixture(scope="module")
-def two_hosts(request):
-    """Two hosts shared by the read-only tests of this module (starting hosts costs seconds)."""
-    factory = request.getfixturevalue("docker_hosts_module")
-    return factory(2, layers=("app",))
+def two_hosts(docker_hosts_module):
+    """Two hosts shared by the tests of this module that leave them as they were (starting hosts costs seconds)."""
+    return docker_hosts_module(2, layers=("app",))
 
 
 def test_run_on_each_host_over_one_connection(two_hosts) -> None:
