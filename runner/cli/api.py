@@ -33,7 +33,7 @@ class Command(abc.ABC):
     help: ClassVar[str] = ""
     stack_options: ClassVar[bool] = True  # -f/--file, --layer, --instance, --json, --format
 
-    def add_arguments(self, parser: argparse.ArgumentParser) -> None:  # noqa: B027 - optional, not abstract
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         """Add this command's own arguments (none by default)."""
 
     @abc.abstractmethod

@@ -39,11 +39,14 @@ class CronResource(Resource):
     def probe(self):
         return "true"
 
+    def parse(self, output):
+        return output
+
     def diff(self, state):
         return []
 
-    def apply(self, state):
-        return "true"
+    def apply(self, state, changes):
+        raise NotImplementedError
 
 
 class Hello(Command):
