@@ -1,0 +1,1 @@
+"""The engine: per host, one remote command to probe every resource, one to apply what differs."""

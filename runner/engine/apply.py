@@ -1,0 +1,166 @@
+"""The apply script: every change of one host, in order, in one remote command.
+
+Layout of the script (POSIX sh, run as ``sh script T`` by :mod:`runner.engine.wire`):
+
+1. read every payload from stdin into ``$T/p<N>`` (exact byte counts), then
+   close stdin so no step can swallow what is not its own;
+2. one block per entry, in declaration order: skipped once a step failed;
+   guards re-evaluated right before the step; the step runs in a subshell with
+   ``set -e`` and its payload paths in ``P0``, ``P1`` ...; its output is framed
+   by ``begin``/``end`` markers carrying the exit status and whether it changed;
+   immediate notifications run right after their notifier changed;
+3. delayed notifications, each at most once, whenever any of their notifiers
+   changed, even after a failure (as Chef does).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from runner.engine.probe import guard_shell
+from runner.resources.api import Resource, Step
+
+UNCHANGED = "@@unchanged"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One block of the apply script: a step for one resource, or for a batch of them."""
+
+    id: str  # "3", "3,7" for a batch, "notify:5:restart"
+    indices: tuple[int, ...]  # the resources it stands for
+    step: Step
+    guard: str | None = None
+    ignore_failure: bool = False
+
+
+@dataclass
+class ApplyScript:
+    script: bytes
+    payloads: list[bytes]
+    entries: list[Entry] = field(default_factory=list)
+
+    @property
+    def stdin(self) -> bytes:
+        return self.script + b"".join(self.payloads)
+
+
+def _block(entry: Entry, token: str, first_payload: int, check_failed: bool) -> list[str]:
+    assign = "; ".join(f'P{k}="$T/p{first_payload + k}"' for k in range(len(entry.step.payloads)))
+    body = [
+        f"printf '%s\\n' '{token}:begin:{entry.id}'",
+        "(",
+        "set -e",
+        *( [assign] if assign else [] ),
+        entry.step.script,
+        ') > "$T/out" 2>&1 </dev/null',
+        "rc=$?",
+        'cat "$T/out"',
+        f"if grep -qx '{UNCHANGED}' \"$T/out\"; then ch=0; else ch=1; fi",
+        f"printf '\\n%s:end:{entry.id}:%s:%s\\n' '{token}' \"$rc\" \"$ch\"",
+        'if [ "$rc" -eq 0 ] && [ "$ch" = 1 ]; then',
+        *[f"  c_{i}=1" for i in entry.indices],
+        "fi",
+    ]
+    if not entry.ignore_failure:
+        body.append(f'if [ "$rc" -ne 0 ]; then failed={entry.id.split(",")[0]}; fi')
+    if entry.guard:
+        body = [f"if {entry.guard}; then", *body, "else", f"  printf '%s\\n' '{token}:skip:{entry.id}'", "fi"]
+    if check_failed:
+        body = ['if [ -z "$failed" ]; then', *body, "fi"]
+    return body
+
+
+def build_apply_script(
+    resources: Sequence[Resource],
+    steps: Sequence[tuple[tuple[int, ...], Step]],
+    token: str,
+    action_steps: dict[tuple[int, str], Step],
+) -> ApplyScript:
+    """The script applying ``steps`` (in order) to the host.
+
+    :param resources: every resource of the host, by index (for guards and notifications).
+    :param steps: (indices, step) in order: one resource, or a batch of resources sharing one step.
+    :param action_steps: (target index, action) -> the step of each notified action.
+    """
+    payloads: list[bytes] = []
+    lines = ["#!/bin/sh", 'T="$1"', "cd /"]
+    entries: list[Entry] = []
+
+    def add(entry: Entry, check_failed: bool = True) -> list[str]:
+        first = len(payloads)
+        for k, data in enumerate(entry.step.payloads):
+            lines_payload.append(f'head -c {len(data)} > "$T/p{first + k}" || exit 125')
+            payloads.append(data)
+        entries.append(entry)
+        return _block(entry, token, first, check_failed)
+
+    lines_payload: list[str] = []
+    body: list[str] = ["failed="]
+    delayed: list[tuple[int, str]] = []
+    notifiers: dict[tuple[int, str], list[int]] = {}
+    index_of = {r.key: i for i, r in reversed(list(enumerate(resources)))}
+
+    for indices, step in steps:
+        guard = guard_shell(resources[indices[0]]) if len(indices) == 1 else None
+        ignore = all(resources[i].ignore_failure for i in indices)
+        body += add(Entry(",".join(map(str, indices)), indices, step, guard, ignore))
+        for i in indices:
+            for note in resources[i].notifies:
+                target = index_of[note.target]
+                if note.timing == "immediately":
+                    inner = add(Entry(f"notify:{target}:{note.action}", (target,),
+                                      action_steps[(target, note.action)]), check_failed=True)
+                    body += [f'if [ "${{c_{i}:-}}" = 1 ]; then', *inner, "fi"]
+                else:
+                    key = (target, note.action)
+                    if key not in notifiers:
+                        delayed.append(key)
+                        notifiers[key] = []
+                    notifiers[key].append(i)
+    for target, action in delayed:
+        cond = "".join(f"${{c_{i}:-}}" for i in notifiers[(target, action)])
+        inner = add(Entry(f"notify:{target}:{action}", (target,), action_steps[(target, action)]),
+                    check_failed=False)
+        body += [f'if [ -n "{cond}" ]; then', *inner, "fi"]
+    body.append(f"printf '%s:done:%s\\n' '{token}' \"$failed\"")
+    body.append('[ -z "$failed" ]')
+    script = "\n".join(lines + lines_payload + ["exec </dev/null"] + body) + "\n"
+    return ApplyScript(script.encode(), payloads, entries)
+
+
+@dataclass(frozen=True)
+class EntryOutcome:
+    id: str
+    status: str  # "changed" | "unchanged" | "failed" | "skipped"
+    exit_status: int | None
+    output: str
+
+
+def parse_apply_output(text: str, token: str) -> tuple[dict[str, EntryOutcome], bool]:
+    """Each entry's outcome, and whether the script ran to its end."""
+    tok = re.escape(token)
+    marks = re.compile(
+        rf"^{tok}:(?:begin:(?P<b>[^\n]+)|end:(?P<e>[^\n:]+(?::[^\n:]+:[^\n:]+)?):(?P<rc>\d+):(?P<ch>[01])"
+        rf"|skip:(?P<s>[^\n]+)|done:(?P<f>[^\n]*))$", re.M)
+    outcomes: dict[str, EntryOutcome] = {}
+    start: dict[str, int] = {}
+    finished = False
+    for m in marks.finditer(text):
+        if m.group("b"):
+            start[m.group("b")] = m.end() + 1
+        elif m.group("e"):
+            entry_id = m.group("e")
+            body = text[start.get(entry_id, m.start()):m.start()]
+            body = body[:-1] if body.endswith("\n") else body
+            rc = int(m.group("rc"))
+            status = "failed" if rc else ("changed" if m.group("ch") == "1" else "unchanged")
+            cleaned = "\n".join(line for line in body.split("\n") if line != UNCHANGED)
+            outcomes[entry_id] = EntryOutcome(entry_id, status, rc, cleaned)
+        elif m.group("s"):
+            outcomes[m.group("s")] = EntryOutcome(m.group("s"), "skipped", None, "")
+        elif m.group("f") is not None:
+            finished = True
+    return outcomes, finished

@@ -1,0 +1,237 @@
+"""One host's run: probe everything in one command, diff locally, apply what differs in one more."""
+
+from __future__ import annotations
+
+import shlex
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from runner.engine.apply import build_apply_script, parse_apply_output
+from runner.engine.outcome import (
+    CHANGED,
+    FAILED,
+    NOT_RUN,
+    OK,
+    SKIPPED,
+    WOULD_CHANGE,
+    HostOutcome,
+    ResourceOutcome,
+)
+from runner.engine.probe import ProbeParseError, build_probe_script, new_token, parse_probe_output
+from runner.engine.redact import Redactor
+from runner.engine.wire import wrapper
+from runner.errors import HostError
+from runner.resources.api import Change, Resource, Step
+from runner.ssh.connection import Connection
+
+SETUP_FACT = "setup"
+
+
+@dataclass
+class HostJob:
+    """What to do on one host.
+
+    ``resources`` always run. When ``setup_resources`` is given, the probe also
+    reads ``setup_marker`` on the host; if it is missing, the host was never set
+    up and ``setup_resources`` run first (OpsWorks' setup before configure).
+    """
+
+    name: str
+    resources: list[Resource]
+    setup_resources: list[Resource] | None = None
+    setup_marker: str | None = None
+
+
+@dataclass
+class HostOptions:
+    plan: bool = False  # probe and diff only: touch nothing
+    verbose: int = 0
+    log: Callable[[str, str], None] = lambda host, line: None  # live lines and -v output
+    on_changed: Callable[[str, str, str], None] = lambda host, key, summary: None
+    redact: Redactor = field(default_factory=Redactor)
+
+
+class _BrokenResource(Exception):
+    """A resource type failed on its own probe output: a bug in that type, reported on its host."""
+
+
+def _run_script(conn: Connection, script: bytes, payloads: Sequence[bytes] = (), timeout: float | None = None):
+    stdin = script + b"".join(payloads)
+    return conn.run(wrapper(script), stdin=stdin, timeout=timeout)
+
+
+class HostRunner:
+    def __init__(self, job: HostJob, conn: Connection, options: HostOptions):
+        self.job = job
+        self.conn = conn
+        self.opts = options
+        self.outcome = HostOutcome(job.name)
+
+    # -- helpers -----------------------------------------------------------
+
+    def _show(self, resource: Resource, text: str) -> str:
+        if resource.sensitive and text:
+            return "(output hidden: sensitive resource)"
+        return self.opts.redact(text)
+
+    def _changes_shown(self, resource: Resource, changes: list[Change]) -> list[Change]:
+        if resource.sensitive:
+            return [Change(c.summary) for c in changes]
+        return [Change(self.opts.redact(c.summary), self.opts.redact(c.diff) if c.diff else None) for c in changes]
+
+    def _verbose(self, label: str, script: bytes) -> None:
+        if self.opts.verbose:
+            self.opts.log(self.job.name, f"$ {label} ({len(script)} bytes of sh):\n"
+                          + self.opts.redact(script.decode("utf-8", "replace")))
+
+    def _probe(self, resources: list[Resource], facts: dict[str, str]):
+        token = new_token()
+        script = build_probe_script(resources, token, facts).encode()
+        self._verbose("probe", script)
+        result = _run_script(self.conn, script)
+        self.outcome.remote_commands += 1
+        try:
+            return parse_probe_output(result.stdout.decode("utf-8", "replace"), token, len(resources))
+        except ProbeParseError as exc:
+            detail = self.opts.redact(result.stderr.decode("utf-8", "replace").strip()[-500:])
+            raise HostError(self.job.name, f"{exc}; exit status {result.exit_status}; {detail}", "probe") from None
+
+    def _diff(self, resources: list[Resource], probe) -> list[tuple[Any, list[Change]]]:
+        diffs = []
+        for i, resource in enumerate(resources):
+            try:
+                state = resource.parse(probe.outputs[i])
+                changes = resource.diff(state)
+            except Exception as exc:
+                raise _BrokenResource(f"{resource.key}: the {resource.type_name} type failed on its probe "
+                                      f"output: {type(exc).__name__}: {exc}") from exc
+            diffs.append((state, changes))
+        return diffs
+
+    # -- the run -------------------------------------------------------------
+
+    def run(self) -> HostOutcome:
+        started = time.monotonic()
+        try:
+            self._run()
+        except HostError as exc:
+            self.outcome.error, self.outcome.cause = exc.message, exc.cause
+        except _BrokenResource as exc:
+            self.outcome.error, self.outcome.cause = str(exc), "resource-type"
+        self.outcome.seconds = time.monotonic() - started
+        return self.outcome
+
+    def _run(self) -> None:
+        job = self.job
+        resources = list(job.resources)
+        facts = {}
+        if job.setup_resources is not None and job.setup_marker:
+            facts[SETUP_FACT] = f"cat {shlex.quote(job.setup_marker)}"
+        self.opts.log(job.name, f"probing {len(resources)} resources")
+        probe = self._probe(resources, facts)
+        if facts and not probe.facts.get(SETUP_FACT, "").strip():
+            self.outcome.ran_setup = True
+            resources = list(job.setup_resources or []) + resources
+            self.opts.log(job.name, f"never set up: probing {len(resources)} resources with setup")
+            probe = self._probe(resources, {})
+        diffs = self._diff(resources, probe)
+        self._apply(resources, probe, diffs)
+
+    def _apply(self, resources: list[Resource], probe, diffs) -> None:
+        # which resources take part: changed ones whose guards allow them now, and, once
+        # something changes, guarded ones that were skipped (their guard may flip by then)
+        included: list[int] = []
+        skipped: set[int] = set()
+        for i, (_state, changes) in enumerate(diffs):
+            allowed = probe.guards.get(i, True)
+            if changes and (allowed or included):
+                included.append(i)
+            elif changes and not allowed:
+                skipped.add(i)
+
+        if self.opts.plan or not included:
+            for i, resource in enumerate(resources):
+                changes = diffs[i][1]
+                status = SKIPPED if i in skipped else (WOULD_CHANGE if i in included and self.opts.plan else OK)
+                self.outcome.resources.append(ResourceOutcome(
+                    resource.key, status, self._changes_shown(resource, changes) if status == WOULD_CHANGE else [],
+                    location=resource.source_location))
+            return
+
+        steps = self._steps(resources, diffs, included)
+        action_steps: dict[tuple[int, str], Step] = {}
+        index_of = {r.key: i for i, r in reversed(list(enumerate(resources)))}
+        for _indices, _step in steps:
+            for i in _indices:
+                for note in resources[i].notifies:
+                    t = index_of[note.target]
+                    if (t, note.action) not in action_steps:
+                        action_steps[(t, note.action)] = resources[t].action_step(note.action)
+        token = new_token()
+        apply = build_apply_script(resources, steps, token, action_steps)
+        self._verbose("apply", apply.script)
+        self.opts.log(self.job.name, f"applying {len(included)} of {len(resources)} resources")
+        result = _run_script(self.conn, apply.script, apply.payloads)
+        self.outcome.remote_commands += 1
+        outcomes, finished = parse_apply_output(result.stdout.decode("utf-8", "replace"), token)
+        self._record(resources, diffs, steps, included, outcomes)
+        if not finished and not any(r.status == FAILED for r in self.outcome.resources):
+            detail = self.opts.redact(result.stderr.decode("utf-8", "replace").strip()[-500:])
+            raise HostError(self.job.name, f"the apply script stopped early (exit status "
+                            f"{result.exit_status}){': ' + detail if detail else ''}", "apply")
+
+    def _steps(self, resources, diffs, included) -> list[tuple[tuple[int, ...], Step]]:
+        """Steps in order; every batchable type's resources become one step at its first position."""
+        steps: list[tuple[tuple[int, ...], Step]] = []
+        batched: set[str] = set()
+        for i in included:
+            resource = resources[i]
+            cls = type(resource)
+            if cls.batchable:
+                if cls.type_name in batched:
+                    continue
+                batched.add(cls.type_name)
+                members = [j for j in included if type(resources[j]) is cls]
+                step = cls.apply_batch([(resources[j], diffs[j][0], diffs[j][1]) for j in members])
+                steps.append((tuple(members), step))
+            else:
+                steps.append(((i,), resource.apply(diffs[i][0], diffs[i][1])))
+        return steps
+
+    def _record(self, resources, diffs, steps, included, outcomes) -> None:
+        by_index: dict[int, Any] = {}
+        for indices, _step in steps:
+            entry = outcomes.get(",".join(map(str, indices)))
+            for i in indices:
+                by_index[i] = entry
+        for i, resource in enumerate(resources):
+            changes = self._changes_shown(resource, diffs[i][1])
+            if i not in by_index:
+                status = SKIPPED if diffs[i][1] and i not in included else OK
+                self.outcome.resources.append(ResourceOutcome(resource.key, status, location=resource.source_location))
+                continue
+            entry = by_index[i]
+            if entry is None:
+                self.outcome.resources.append(ResourceOutcome(resource.key, NOT_RUN, changes,
+                                                              location=resource.source_location))
+                continue
+            status = {"changed": CHANGED, "unchanged": OK, "failed": FAILED, "skipped": SKIPPED}[entry.status]
+            out = ResourceOutcome(resource.key, status, changes if status == CHANGED else [],
+                                  self._show(resource, entry.output) if status == FAILED else "",
+                                  resource.source_location, status == FAILED and resource.ignore_failure)
+            self.outcome.resources.append(out)
+            if status == CHANGED:
+                summary = "; ".join(c.summary for c in out.changes) or "changed"
+                self.opts.on_changed(self.job.name, resource.key, summary)
+        for entry_id, entry in outcomes.items():
+            if entry_id.startswith("notify:"):
+                _, target, action = entry_id.split(":", 2)
+                resource = resources[int(target)]
+                status = {"changed": CHANGED, "unchanged": OK, "failed": FAILED, "skipped": SKIPPED}[entry.status]
+                self.outcome.resources.append(ResourceOutcome(
+                    f"{resource.key} ({action})", status, [Change(action)] if status == CHANGED else [],
+                    self._show(resource, entry.output) if status == FAILED else "", resource.source_location))
+                if status == CHANGED:
+                    self.opts.on_changed(self.job.name, f"{resource.key}", action)

@@ -1,0 +1,36 @@
+"""Running host jobs in parallel, each over its own connection, with a bound."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+from runner.engine.host import HostJob, HostOptions, HostRunner
+from runner.engine.outcome import HostOutcome
+from runner.errors import HostError
+from runner.ssh.connection import Connection
+from runner.ssh.target import SshTarget
+
+DEFAULT_PARALLEL = 25
+
+
+def run_jobs(jobs: Sequence[HostJob], targets: Mapping[str, SshTarget], options: HostOptions,
+             parallel: int = DEFAULT_PARALLEL) -> list[HostOutcome]:
+    """Run every job on its host; a host's failure is in its outcome and never stops the others."""
+
+    def one(job: HostJob) -> HostOutcome:
+        conn = Connection(targets[job.name])
+        try:
+            options.log(job.name, "connecting")
+            try:
+                conn.open()
+            except HostError as exc:
+                return HostOutcome(job.name, error=exc.message, cause=exc.cause)
+            return HostRunner(job, conn, options).run()
+        finally:
+            conn.close()
+
+    if not jobs:
+        return []
+    with ThreadPoolExecutor(max_workers=max(1, min(parallel, len(jobs)))) as pool:
+        return list(pool.map(one, jobs))
