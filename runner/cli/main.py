@@ -57,6 +57,7 @@ def build_parser(registry: Registry) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"runner {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="show more (every remote command with -v)")
     parser.add_argument("-p", dest="_plugin_flag", metavar="no:NAME", help="disable the plugin NAME (repeatable)")
+    parser.add_argument("-f", "--file", default="stack.yml", help="the stack file (default: ./stack.yml)")
     registry.pm.hook.runner_add_options(parser=parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in sorted(registry.commands):

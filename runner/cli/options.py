@@ -14,7 +14,8 @@ from runner.plugin.registry import Registry
 
 
 def add_stack_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-f", "--file", default="stack.yml", help="the stack file (default: ./stack.yml)")
+    # SUPPRESS: `runner -f x.yml converge` and `runner converge -f x.yml` both work
+    parser.add_argument("-f", "--file", default=argparse.SUPPRESS, help="the stack file (default: ./stack.yml)")
     parser.add_argument("--layer", action="append", default=[], help="only instances of this layer (repeatable)")
     parser.add_argument("--instance", action="append", default=[], help="only this instance (repeatable)")
     parser.add_argument("--json", dest="json_attrs", default=None, metavar="JSON",

@@ -11,6 +11,8 @@ Layout of the script (POSIX sh, run as ``sh script T`` by :mod:`runner.engine.wi
    immediate notifications run right after their notifier changed;
 3. delayed notifications, each at most once, whenever any of their notifiers
    changed, even after a failure (as Chef does).
+
+A notified action is subject to its resource's guards, as in Chef.
 """
 
 from __future__ import annotations
@@ -112,7 +114,8 @@ def build_apply_script(
                 target = index_of[note.target]
                 if note.timing == "immediately":
                     inner = add(Entry(f"notify:{target}:{note.action}", (target,),
-                                      action_steps[(target, note.action)]), check_failed=True)
+                                      action_steps[(target, note.action)], guard_shell(resources[target])),
+                                check_failed=True)
                     body += [f'if [ "${{c_{i}:-}}" = 1 ]; then', *inner, "fi"]
                 else:
                     key = (target, note.action)
@@ -122,8 +125,8 @@ def build_apply_script(
                     notifiers[key].append(i)
     for target, action in delayed:
         cond = "".join(f"${{c_{i}:-}}" for i in notifiers[(target, action)])
-        inner = add(Entry(f"notify:{target}:{action}", (target,), action_steps[(target, action)]),
-                    check_failed=False)
+        inner = add(Entry(f"notify:{target}:{action}", (target,), action_steps[(target, action)],
+                          guard_shell(resources[target])), check_failed=False)
         body += [f'if [ -n "{cond}" ]; then', *inner, "fi"]
     body.append(f"printf '%s:done:%s\\n' '{token}' \"$failed\"")
     body.append('[ -z "$failed" ]')

@@ -30,6 +30,7 @@ BUILTIN_PLUGINS: tuple[tuple[str, str], ...] = (
     ("validate", "runner.cli.commands.validate"),
     ("plugins", "runner.cli.commands.plugins"),
     ("instances", "runner.cli.commands.instances"),
+    ("converge", "runner.cli.commands.converge"),
 )
 
 #: Built-in plugins that cannot be blocked: without them nobody could see what is loaded.

@@ -31,6 +31,7 @@ class HostAddress:
     port: int | None = None  # None: the stack's ssh.port, ~/.ssh/config, 22
     user: str | None = None  # None: the stack's ssh.user
     key: Path | None = None  # None: the stack's ssh.key, the agent, ~/.ssh/config
+    private_address: str | None = None  # how other instances reach it; None: same as address
 
 
 @dataclass(frozen=True)

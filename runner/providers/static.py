@@ -29,7 +29,8 @@ class StaticProvider(Provider):
             raise UserError(f"instance {name!r} has no address", self.stack.where("instances", name),
                             hint="the static provider needs `address:` on every instance")
         return HostAddress(instance=name, hostname=inst.hostname, address=inst.address,
-                           port=inst.port, user=inst.user, key=inst.key)
+                           port=inst.port, user=inst.user, key=inst.key,
+                           private_address=inst.address)
 
     def _probe(self, host: HostAddress) -> InstanceState:
         port = host.port or self.stack.ssh.port or 22

@@ -4,7 +4,7 @@ settings = node["haproxy"]
 backends = [
     {"name": i.hostname, "address": i.address}
     for i in instances
-    if settings["backend_layer"] in i.layers and i.status == "online"
+    if settings["backend_layer"] in i.layers and i.status == "online" and i.address
 ]
 
 template(

@@ -2,4 +2,4 @@
 
 for app in apps.values():
     if set(app.layers) & set(instance.layers):
-        service(app.name, action="stop")
+        service(app.name, action="stop", only_if=f"test -e /etc/systemd/system/{app.name}.service")

@@ -1,6 +1,6 @@
-"""Stop the app being removed; the runner then deletes /srv/<app>."""
+"""Stop the app being removed and drop its unit; the runner then deletes /srv/<app>."""
 
-app = apps[deployment.app]
-
-service(app.name, action=["stop", "disable"])
-file(f"/etc/systemd/system/{app.name}.service", action="delete")
+if deployment is not None and deployment.app:
+    unit = f"/etc/systemd/system/{deployment.app}.service"
+    service(deployment.app, action=["stop", "disable"], only_if=f"test -e {unit}")
+    file(unit, action="delete")

@@ -129,17 +129,33 @@ class DockerProvider(Provider):
             found[instance] = Container(name, instance, state, int(match.group(1)) if match else None, stack_file)
         return found
 
-    def _host(self, instance: str, port: int, key: Path) -> HostAddress:
+    def _host(self, instance: str, port: int, key: Path, ip: str | None = None) -> HostAddress:
         hostname = self.stack.instances[instance].hostname if instance in self.stack.instances else instance
-        return HostAddress(instance, hostname, LOOPBACK, port, user=None, key=key)
+        return HostAddress(instance, hostname, LOOPBACK, port, user=None, key=key, private_address=ip)
 
-    def _state(self, instance: str, container: Container | None, key: Path) -> InstanceState:
+    @staticmethod
+    def addresses(container_names: Sequence[str]) -> dict[str, str]:
+        """Container name -> its address on Docker's network (what other containers connect to)."""
+        if not container_names:
+            return {}
+        fmt = "{{.Name}} {{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}"
+        text = docker("inspect", "--format", fmt, *container_names, check=False, timeout=60).stdout
+        found = {}
+        for line in text.splitlines():
+            parts = line.split()
+            if len(parts) >= 2:
+                found[parts[0].lstrip("/")] = parts[1]
+        return found
+
+    def _state(self, instance: str, container: Container | None, key: Path,
+               ips: dict[str, str] | None = None) -> InstanceState:
         if container is None:
             return InstanceState(instance, MISSING)
         status = _STATES.get(container.state, container.state)
         details = {"container": container.name, "docker_state": container.state}
         if status == ONLINE and container.port:
-            return InstanceState(instance, ONLINE, self._host(instance, container.port, key), details)
+            ip = (ips or {}).get(container.name)
+            return InstanceState(instance, ONLINE, self._host(instance, container.port, key, ip), details)
         return InstanceState(instance, status if status != ONLINE else STOPPED, None, details)
 
     # -- Provider --------------------------------------------------------
@@ -148,7 +164,8 @@ class DockerProvider(Provider):
         wanted = self._checked_names(names)
         found = self.containers()
         key = self.stack.state_dir / "id_ed25519"
-        return [self._state(name, found.get(name), key) for name in wanted]
+        ips = self.addresses([c.name for n, c in found.items() if n in wanted and c.state == "running"])
+        return [self._state(name, found.get(name), key, ips) for name in wanted]
 
     def start(self, names: Sequence[str] | None = None) -> list[InstanceState]:
         wanted = self._checked_names(names)
@@ -208,7 +225,9 @@ class DockerProvider(Provider):
         self._wait_for_ssh(name, cname, port)
         host_key = output("exec", cname, "cat", HOST_KEY_FILE, timeout=30)
         known_hosts.record(self.stack.known_hosts_path, LOOPBACK, port, host_key, comment=cname)
-        return InstanceState(name, ONLINE, self._host(name, port, key), {"container": cname, "docker_state": "running"})
+        ip = self.addresses([cname]).get(cname)
+        return InstanceState(name, ONLINE, self._host(name, port, key, ip),
+                             {"container": cname, "docker_state": "running"})
 
     def _published_port(self, name: str, cname: str) -> int:
         text = output("port", cname, "22/tcp", timeout=30)

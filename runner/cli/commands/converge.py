@@ -1,0 +1,123 @@
+"""``runner converge|setup|configure|execute-recipes|plan``: bring hosts to what the recipes declare."""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from runner import hookimpl
+from runner.cli.api import Command, CommandContext
+from runner.cli.options import command_json, load_stack, select_instances
+from runner.engine.host import HostOptions
+from runner.engine.outcome import HostOutcome
+from runner.engine.redact import Redactor
+from runner.engine.report import LivePrinter, host_line, json_report, print_plan, print_summary
+from runner.engine.run import DEFAULT_PARALLEL, run_jobs
+from runner.events import HostResult, RunInfo, RunReport
+from runner.lifecycle import plan_run
+
+
+def host_result(o: HostOutcome) -> HostResult:
+    return HostResult(o.host, o.count("changed"), o.count("ok"), o.count("failed"), o.seconds, o.error,
+                      o.remote_commands)
+
+
+class RunCommand(Command):
+    """A command that runs a lifecycle event's resources on the selected hosts."""
+
+    event = "converge"
+    plan_only = False
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--parallel", type=int, default=DEFAULT_PARALLEL, metavar="N",
+                            help=f"hosts at a time (default {DEFAULT_PARALLEL})")
+
+    def recipes(self, args: argparse.Namespace) -> list[str]:
+        return []
+
+    def run(self, args: argparse.Namespace, ctx: CommandContext) -> int:
+        registry = ctx.registry
+        stack = load_stack(args, registry)
+        names = select_instances(stack, args.layer, args.instance)
+        event = getattr(args, "event", None) or self.event
+        plan = plan_run(stack, registry, event, names, command_json(args), self.recipes(args))
+        redact = Redactor(plan.secrets)
+        live = LivePrinter(ctx.err)
+
+        def log(host: str, line: str) -> None:
+            live(host, redact(line))
+
+        def changed(host: str, key: str, summary: str) -> None:
+            registry.notify("runner_resource_changed", host=host, resource=key, summary=summary)
+
+        name = "plan" if self.plan_only else self.name
+        info = RunInfo(name, stack.name, tuple(names), time.time())
+        registry.notify("runner_run_start", run=info)
+        started = time.monotonic()
+        options = HostOptions(plan=self.plan_only, verbose=args.verbose, log=log, on_changed=changed, redact=redact)
+        done = {o.host: o for o in plan.offline}
+        for outcome in run_jobs(plan.jobs, plan.targets, options, parallel=args.parallel):
+            done[outcome.host] = outcome
+        outcomes = [done[n] for n in plan.order]
+        for o in outcomes:
+            live(o.host, redact(host_line(o)))
+            if o.failed:
+                registry.notify("runner_host_failed", host=o.host, error=redact(o.error or "a resource failed"),
+                                result=host_result(o))
+        registry.notify("runner_run_finish", run=info,
+                        report=RunReport(info, tuple(host_result(o) for o in outcomes)))
+        seconds = time.monotonic() - started
+        if args.format == "json":
+            ctx.out.write(json_report(name, stack.name, outcomes, seconds))
+        elif self.plan_only:
+            print_plan(ctx.out, outcomes)
+        else:
+            print_summary(ctx.out, outcomes, f"{name} of stack {stack.name}: {seconds:.1f} s")
+        return 1 if any(o.failed for o in outcomes) else 0
+
+
+class ConvergeCommand(RunCommand):
+    name = "converge"
+    help = "set up instances never set up, then configure every instance"
+    event = "converge"
+
+
+class SetupCommand(RunCommand):
+    name = "setup"
+    help = "run the setup event: layer packages, setup recipes, then deploy recipes"
+    event = "setup"
+
+
+class ConfigureCommand(RunCommand):
+    name = "configure"
+    help = "run the configure event on every instance (recipes see the current topology)"
+    event = "configure"
+
+
+class ExecuteRecipesCommand(RunCommand):
+    name = "execute-recipes"
+    help = "run just the named recipes (cookbook::recipe ...)"
+    event = "execute-recipes"
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        super().add_arguments(parser)
+        parser.add_argument("recipe", nargs="+", help="cookbook or cookbook::recipe")
+
+    def recipes(self, args: argparse.Namespace) -> list[str]:
+        return list(args.recipe)
+
+
+class PlanCommand(RunCommand):
+    name = "plan"
+    help = "show what converge (or --event) would change, with diffs; touches nothing"
+    plan_only = True
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        super().add_arguments(parser)
+        parser.add_argument("--event", choices=("converge", "setup", "configure"), default="converge",
+                            help="what to plan (default: converge)")
+
+
+@hookimpl
+def runner_commands() -> list[Command]:
+    return [ConvergeCommand(), SetupCommand(), ConfigureCommand(), ExecuteRecipesCommand(), PlanCommand()]

@@ -1,0 +1,165 @@
+"""What each instance runs for a command: OpsWorks' lifecycle events as host jobs.
+
+* setup: the layers' packages, the layers' setup recipes, then their deploy
+  recipes; the app databags; and a marker on the host remembering the setup.
+* configure: the layers' configure recipes (they see the current topology in
+  ``instances``), and the app databags rewritten.
+* converge: configure everywhere, with setup first on hosts that lack the marker.
+* execute-recipes: just the named recipes.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from runner.cookbooks import CookbookSet
+from runner.engine.host import HostJob
+from runner.engine.outcome import HostOutcome
+from runner.errors import UserError
+from runner.model.stack import Instance, Stack
+from runner.plugin.registry import Registry
+from runner.providers.api import ONLINE, InstanceState
+from runner.recipes import (
+    DeploymentView,
+    InstanceView,
+    RunContext,
+    app_databags,
+    compile_run_list,
+    mark_sensitive,
+    secret_values,
+)
+from runner.resources.api import Resource
+from runner.ssh.target import SshTarget, resolve_target
+
+MARKER_DIR = "/var/lib/runner"
+COMMANDS = ("converge", "setup", "configure", "execute-recipes")
+INTERNAL = "runner (lifecycle)"
+
+
+def setup_marker(stack: Stack) -> str:
+    return f"{MARKER_DIR}/setup-{stack.name}.json"
+
+
+@dataclass
+class RunPlan:
+    """Everything a command needs before touching a host."""
+
+    jobs: list[HostJob] = field(default_factory=list)
+    targets: dict[str, SshTarget] = field(default_factory=dict)
+    offline: list[HostOutcome] = field(default_factory=list)  # selected instances not online
+    secrets: set[str] = field(default_factory=set)
+    order: list[str] = field(default_factory=list)  # selected instance names in stack order
+
+
+def instance_views(stack: Stack, states: Sequence[InstanceState]) -> list[InstanceView]:
+    by_name = {s.name: s for s in states}
+    views = []
+    for inst in stack.instances.values():
+        state = by_name.get(inst.name)
+        host = state.host if state else None
+        address = (host.private_address or host.address) if host else None
+        views.append(InstanceView(inst.name, inst.hostname, inst.layers, address,
+                                  state.status if state else "unknown"))
+    return views
+
+
+class _Builder:
+    def __init__(self, stack: Stack, registry: Registry, cookbooks: CookbookSet, views: list[InstanceView],
+                 command_json: dict[str, Any]):
+        self.stack, self.registry, self.cookbooks = stack, registry, cookbooks
+        self.views, self.command_json = views, command_json
+        self.command_id = str(uuid.uuid4())
+        self.sent_at = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
+
+    def _type(self, name: str) -> type[Resource]:
+        try:
+            return self.registry.resource_types[name]
+        except KeyError:
+            raise UserError(f"resource type {name!r} is not available (is its plugin disabled?)") from None
+
+    def context(self, inst: Instance, event: str, deployment: DeploymentView | None = None) -> RunContext:
+        return RunContext(self.stack, inst, self.views, event, self.cookbooks, self.registry.resource_types,
+                          self.command_json, deployment, self.command_id, self.sent_at)
+
+    def recipes(self, inst: Instance, event: str) -> list[str]:
+        return [r for layer in inst.layers for r in self.stack.layers[layer].recipes.get(event, ())]
+
+    def _internal(self, resource: Resource) -> Resource:
+        resource.source_location = INTERNAL
+        return resource
+
+    def databags(self, inst: Instance, ctx: RunContext) -> list[Resource]:
+        directory, file = self._type("directory"), self._type("file")
+        out: list[Resource] = []
+        for app in self.stack.apps.values():
+            if not set(app.layers) & set(inst.layers):
+                continue
+            root = f"/srv/{app.name}"
+            out.append(self._internal(directory(root, mode="0755")))
+            out.append(self._internal(directory(f"{root}/databags", mode="0700")))
+            for bag, text in sorted(app_databags(ctx, app.name).items()):
+                out.append(self._internal(file(f"{root}/databags/{bag}.json", content=text.encode(),
+                                               mode="0600", sensitive=True)))
+        return out
+
+    def setup(self, inst: Instance) -> list[Resource]:
+        ctx = self.context(inst, "setup", DeploymentView("setup"))
+        out: list[Resource] = []
+        packages = [p for layer in inst.layers for p in self.stack.layers[layer].packages]
+        if packages:
+            out.append(self._internal(self._type("package")(" ".join(packages), package_name=list(packages))))
+        out += compile_run_list(ctx, self.recipes(inst, "setup") + self.recipes(inst, "deploy"))
+        out += self.databags(inst, ctx)
+        marker = json.dumps({"stack": self.stack.name, "instance": inst.name}, sort_keys=True) + "\n"
+        out.append(self._internal(self._type("directory")(MARKER_DIR, mode="0755")))
+        out.append(self._internal(self._type("file")(setup_marker(self.stack), content=marker.encode(),
+                                                      mode="0644")))
+        return out
+
+    def configure(self, inst: Instance) -> list[Resource]:
+        ctx = self.context(inst, "configure", DeploymentView("configure"))
+        return compile_run_list(ctx, self.recipes(inst, "configure")) + self.databags(inst, ctx)
+
+    def execute_recipes(self, inst: Instance, recipes: Sequence[str]) -> list[Resource]:
+        ctx = self.context(inst, "execute_recipes", DeploymentView("execute_recipes", args={"recipes": list(recipes)}))
+        return compile_run_list(ctx, list(recipes))
+
+
+def plan_run(stack: Stack, registry: Registry, command: str, names: Sequence[str],
+             command_json: dict[str, Any] | None = None, recipes: Sequence[str] = ()) -> RunPlan:
+    """Compile every selected instance's resources for ``command``; touches no host.
+
+    Raises UserError (exit 2) for any recipe or template error, before any host is touched.
+    """
+    if command not in COMMANDS:
+        raise ValueError(f"unknown command {command!r}")
+    cookbooks = CookbookSet.from_sources(list(stack.cookbooks))
+    for name in recipes:
+        cookbooks.resolve_recipe(name)  # an unknown recipe is the user's error, said before anything runs
+    provider = registry.provider(stack.provider)(stack)
+    states = provider.status(list(stack.instances))
+    builder = _Builder(stack, registry, cookbooks, instance_views(stack, states), command_json or {})
+    plan = RunPlan(secrets=secret_values(stack), order=list(names))
+    by_name = {s.name: s for s in states}
+    for name in names:
+        inst, state = stack.instances[name], by_name[name]
+        if state.status != ONLINE or state.host is None:
+            plan.offline.append(HostOutcome(name, error=f"instance is {state.status}", cause="offline"))
+            continue
+        if command == "converge":
+            job = HostJob(name, builder.configure(inst), builder.setup(inst), setup_marker(stack))
+        elif command == "setup":
+            job = HostJob(name, builder.setup(inst))
+        elif command == "configure":
+            job = HostJob(name, builder.configure(inst))
+        else:
+            job = HostJob(name, builder.execute_recipes(inst, recipes))
+        mark_sensitive(job.resources + (job.setup_resources or []), plan.secrets)
+        plan.jobs.append(job)
+        plan.targets[name] = resolve_target(stack, state.host)
+    return plan

@@ -1,0 +1,54 @@
+"""Keep secure environment values out of logs: find them, and mark resources that hold them.
+
+A resource whose arguments or prepared contents (a rendered template, a
+command line) contain a secure value of any app is marked ``sensitive``, so
+the engine keeps its contents out of logs and diffs even when the recipe
+forgot to say so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from runner.model.stack import Stack
+from runner.resources.api import Resource
+
+#: shorter values would match too much by chance ("on", "1") to be worth hiding
+MIN_SECRET_LENGTH = 4
+_MAX_DEPTH = 20
+
+
+def secret_values(stack: Stack) -> set[str]:
+    """The values of every app's secure environment variables (those long enough to look for)."""
+    return {
+        env.value
+        for app in stack.apps.values()
+        for env in app.environment.values()
+        if env.secure and len(env.value) >= MIN_SECRET_LENGTH
+    }
+
+
+def mark_sensitive(resources: Iterable[Resource], secrets: set[str]) -> None:
+    """Set ``sensitive`` on each resource that holds one of ``secrets`` anywhere in its attributes."""
+    if not secrets:
+        return
+    as_bytes = {secret.encode() for secret in secrets}
+    for resource in resources:
+        if not resource.sensitive and _holds(vars(resource), secrets, as_bytes, 0):
+            resource.sensitive = True
+
+
+def _holds(value: Any, secrets: set[str], as_bytes: set[bytes], depth: int) -> bool:
+    if isinstance(value, str):
+        return any(secret in value for secret in secrets)
+    if isinstance(value, (bytes, bytearray)):
+        return any(secret in value for secret in as_bytes)
+    if depth >= _MAX_DEPTH:  # deeper than any sane argument; also stops on cycles
+        return False
+    if isinstance(value, Mapping):
+        return any(_holds(k, secrets, as_bytes, depth + 1) or _holds(v, secrets, as_bytes, depth + 1)
+                   for k, v in value.items())
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return any(_holds(item, secrets, as_bytes, depth + 1) for item in value)
+    return False
