@@ -71,6 +71,10 @@ class HostRunner:
 
     # -- helpers -----------------------------------------------------------
 
+    def _key(self, resource: Resource) -> str:
+        """The resource's ``type[name]`` as reported: an execute's name is its command, which may hold a secret."""
+        return self.opts.redact(resource.key)
+
     def _show(self, resource: Resource, text: str) -> str:
         if resource.sensitive and text:
             return "(output hidden: sensitive resource)"
@@ -105,7 +109,7 @@ class HostRunner:
                 state = resource.parse(probe.outputs[i])
                 changes = resource.diff(state)
             except Exception as exc:
-                raise _BrokenResource(f"{resource.key}: the {resource.type_name} type failed on its probe "
+                raise _BrokenResource(f"{self._key(resource)}: the {resource.type_name} type failed on its probe "
                                       f"output: {type(exc).__name__}: {exc}") from exc
             diffs.append((state, changes))
         return diffs
@@ -155,9 +159,9 @@ class HostRunner:
             for i, resource in enumerate(resources):
                 changes = diffs[i][1]
                 status = SKIPPED if i in skipped else (WOULD_CHANGE if i in included and self.opts.plan else OK)
-                self.outcome.resources.append(ResourceOutcome(
-                    resource.key, status, self._changes_shown(resource, changes) if status == WOULD_CHANGE else [],
-                    location=resource.source_location))
+                shown = self._changes_shown(resource, changes) if status == WOULD_CHANGE else []
+                self.outcome.resources.append(ResourceOutcome(self._key(resource), status, shown,
+                                                              location=resource.source_location))
             return
 
         steps = self._steps(resources, diffs, included)
@@ -210,28 +214,29 @@ class HostRunner:
             changes = self._changes_shown(resource, diffs[i][1])
             if i not in by_index:
                 status = SKIPPED if diffs[i][1] and i not in included else OK
-                self.outcome.resources.append(ResourceOutcome(resource.key, status, location=resource.source_location))
+                self.outcome.resources.append(ResourceOutcome(self._key(resource), status,
+                                                              location=resource.source_location))
                 continue
             entry = by_index[i]
             if entry is None:
-                self.outcome.resources.append(ResourceOutcome(resource.key, NOT_RUN, changes,
+                self.outcome.resources.append(ResourceOutcome(self._key(resource), NOT_RUN, changes,
                                                               location=resource.source_location))
                 continue
             status = {"changed": CHANGED, "unchanged": OK, "failed": FAILED, "skipped": SKIPPED}[entry.status]
-            out = ResourceOutcome(resource.key, status, changes if status == CHANGED else [],
+            out = ResourceOutcome(self._key(resource), status, changes if status == CHANGED else [],
                                   self._show(resource, entry.output) if status == FAILED else "",
                                   resource.source_location, status == FAILED and resource.ignore_failure)
             self.outcome.resources.append(out)
             if status == CHANGED:
                 summary = "; ".join(c.summary for c in out.changes) or "changed"
-                self.opts.on_changed(self.job.name, resource.key, summary)
+                self.opts.on_changed(self.job.name, self._key(resource), summary)
         for entry_id, entry in outcomes.items():
             if entry_id.startswith("notify:"):
                 _, target, action = entry_id.split(":", 2)
                 resource = resources[int(target)]
                 status = {"changed": CHANGED, "unchanged": OK, "failed": FAILED, "skipped": SKIPPED}[entry.status]
                 self.outcome.resources.append(ResourceOutcome(
-                    f"{resource.key} ({action})", status, [Change(action)] if status == CHANGED else [],
+                    f"{self._key(resource)} ({action})", status, [Change(action)] if status == CHANGED else [],
                     self._show(resource, entry.output) if status == FAILED else "", resource.source_location))
                 if status == CHANGED:
-                    self.opts.on_changed(self.job.name, f"{resource.key}", action)
+                    self.opts.on_changed(self.job.name, self._key(resource), action)
