@@ -39,10 +39,11 @@ class LivePrinter:
 def host_line(outcome: HostOutcome) -> str:
     if outcome.error:
         return f"FAILED: {outcome.error}"
-    failed = outcome.count(FAILED)
+    failed, skipped = outcome.count(FAILED), outcome.count(SKIPPED)
     head = "FAILED" if outcome.failed else "done"
     return (f"{head}: {outcome.count(CHANGED)} changed, {outcome.count(OK)} ok"
-            + (f", {failed} failed" if failed else "") + f" ({outcome.seconds:.1f} s)")
+            + (f", {skipped} skipped" if skipped else "") + (f", {failed} failed" if failed else "")
+            + f" ({outcome.seconds:.1f} s)")
 
 
 def _tail(text: str) -> str:
@@ -56,9 +57,9 @@ def print_summary(out: IO[str], outcomes: Sequence[HostOutcome], title: str) -> 
     out.write(f"\n{title}\n")
     rows = []
     for o in outcomes:
-        rows.append((o.host, "FAILED" if o.failed else "ok", o.count(CHANGED), o.count(OK) + o.count(SKIPPED),
+        rows.append((o.host, "FAILED" if o.failed else "ok", o.count(CHANGED), o.count(OK), o.count(SKIPPED),
                      o.count(FAILED) + (1 if o.error else 0), f"{o.seconds:.1f}", o.remote_commands))
-    print_table(out, ("HOST", "RESULT", "CHANGED", "OK", "FAILED", "SECONDS", "COMMANDS"), rows)
+    print_table(out, ("HOST", "RESULT", "CHANGED", "OK", "SKIPPED", "FAILED", "SECONDS", "COMMANDS"), rows)
     for o in outcomes:
         if o.error:
             out.write(f"\n{o.host}: {o.error}\n")

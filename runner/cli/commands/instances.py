@@ -13,17 +13,21 @@ from runner.cli.table import print_table
 
 class InstancesCommand(Command):
     name = "instances"
-    help = "list, start or stop the stack's instances through its provider"
+    help = "list, start, stop or destroy the stack's instances through its provider"
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("action", choices=("list", "start", "stop"), nargs="?", default="list")
+        parser.add_argument("action", choices=("list", "start", "stop", "destroy"), nargs="?", default="list")
 
     def run(self, args: argparse.Namespace, ctx: CommandContext) -> int:
         stack = load_stack(args, ctx.registry)
         provider = ctx.registry.provider(stack.provider)(stack)
         names = select_instances(stack, args.layer, args.instance)
-        action = {"list": provider.status, "start": provider.start, "stop": provider.stop}[args.action]
-        states = action(names)
+        if args.action == "destroy":
+            provider.destroy(names)
+            states = provider.status(names)
+        else:
+            action = {"list": provider.status, "start": provider.start, "stop": provider.stop}[args.action]
+            states = action(names)
         if args.format == "json":
             ctx.out.write(json.dumps([{
                 "instance": s.name, "status": s.status,
