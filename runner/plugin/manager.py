@@ -26,6 +26,7 @@ CORE_DISTRIBUTION = "opsrunner"
 
 #: (plugin name, module) of every built-in plugin, in load order.
 BUILTIN_PLUGINS: tuple[tuple[str, str], ...] = (
+    ("resources", "runner.resources.builtin.plugin"),
     ("static", "runner.providers.static"),
     ("validate", "runner.cli.commands.validate"),
     ("plugins", "runner.cli.commands.plugins"),

@@ -1,0 +1,119 @@
+"""``directory``: a directory and its owner, group and mode.
+
+``recursive=True`` creates missing parents (``mkdir -p``; owner and mode go
+to the last directory only, as in Chef) and lets ``delete`` remove a
+non-empty directory; with ``recursive=False`` a missing parent fails and
+``delete`` only removes an empty directory (``rmdir``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from runner.resources.api import Change, Resource, ResourceError, Step
+from runner.resources.builtin.file import _int, owner_differs
+from runner.resources.builtin.shell import (
+    UNCHANGED,
+    check_account,
+    check_path,
+    chown_chmod,
+    fail,
+    normalise_mode,
+    parse_kv,
+    q,
+    require_parent,
+    stat_mode,
+)
+
+#: paths a delete refuses, whatever the recipe says
+PROTECTED = frozenset({"/", "/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/proc", "/root", "/run", "/sbin",
+                       "/srv", "/sys", "/tmp", "/usr", "/var"})
+
+
+@dataclass(frozen=True)
+class DirectoryState:
+    type: str = "absent"  # absent | directory | link | other
+    mode: str | None = None
+    owner: str | None = None
+    uid: int | None = None
+    group: str | None = None
+    gid: int | None = None
+
+
+class Directory(Resource):
+    type_name = "directory"
+    actions = ("create", "delete")
+    default_action = "create"
+    properties: ClassVar[dict[str, Any]] = {"owner": None, "group": None, "mode": None, "recursive": True}
+
+    def validate(self) -> None:
+        self.path = check_path(self.name, self.key)
+        self.owner = None if self.args["owner"] is None else check_account(self.args["owner"], self.key, "owner")
+        self.group = None if self.args["group"] is None else check_account(self.args["group"], self.key, "group")
+        self.mode = normalise_mode(self.args["mode"], self.key)
+        if not isinstance(self.args["recursive"], bool):
+            raise ResourceError(f"{self.key}: recursive must be True or False")
+        self.recursive = self.args["recursive"]
+        if "delete" in self.action and (self.path.rstrip("/") or "/") in PROTECTED:
+            raise ResourceError(f"{self.key}: refusing to delete {self.path}")
+
+    def probe(self) -> str:
+        return (
+            f"p={q(self.path)}\n"
+            "if [ -L \"$p\" ]; then echo type=link\n"
+            "elif [ -d \"$p\" ]; then\n"
+            "  echo type=directory\n"
+            "  stat --printf 'mode=%a\\nowner=%U\\nuid=%u\\ngroup=%G\\ngid=%g\\n' -- \"$p\"\n"
+            "elif [ -e \"$p\" ]; then echo type=other\n"
+            "else echo type=absent\n"
+            "fi\n"
+        )
+
+    def parse(self, output: str) -> DirectoryState:
+        kv = parse_kv(output)
+        kind = kv.get("type", "absent")
+        return DirectoryState(
+            type=kind if kind in ("absent", "directory", "link", "other") else "absent",
+            mode=stat_mode(kv.get("mode", "")),
+            owner=kv.get("owner") or None,
+            uid=_int(kv.get("uid")),
+            group=kv.get("group") or None,
+            gid=_int(kv.get("gid")),
+        )
+
+    def diff(self, state: DirectoryState) -> list[Change]:
+        if "delete" in self.action:
+            if state.type == "absent":
+                return []
+            return [Change("delete" if state.type == "directory" else f"delete: {self.path} is not a directory")]
+        if state.type == "absent":
+            return [Change("create")]
+        if state.type != "directory":
+            return [Change(f"create: {self.path} exists and is not a directory")]
+        changes = []
+        if self.mode is not None and self.mode != state.mode:
+            changes.append(Change(f"mode {state.mode} -> {self.mode}"))
+        if owner_differs(self.owner, state.owner, state.uid):
+            changes.append(Change(f"owner {state.owner} -> {self.owner}"))
+        if owner_differs(self.group, state.group, state.gid):
+            changes.append(Change(f"group {state.group} -> {self.group}"))
+        return changes
+
+    def apply(self, state: DirectoryState, changes: list[Change]) -> Step:
+        p = q(self.path)
+        if "delete" in self.action:
+            remove = f"rm -rf -- {p}" if self.recursive else f"rmdir -- {p}"
+            return Step(
+                f"if [ -L {p} ] || {{ [ -e {p} ] && [ ! -d {p} ]; }}; then "
+                f"{fail(f'{self.key}: {self.path} is not a directory')}; fi\n"
+                f"if [ -d {p} ]; then {remove} || exit 1; else {UNCHANGED}; fi"
+            )
+        lines = []
+        if not self.recursive:
+            lines.append(require_parent(self.path, self.key))
+        lines.append(f"if [ -L {p} ] || {{ [ -e {p} ] && [ ! -d {p} ]; }}; then "
+                     f"{fail(f'{self.key}: {self.path} exists and is not a directory')}; fi")
+        lines.append(f"[ -d {p} ] || mkdir {'-p ' if self.recursive else ''}-- {p} || exit 1")
+        lines += [f"{cmd} || exit 1" for cmd in chown_chmod(p, self.owner, self.group, self.mode)]
+        return Step("\n".join(lines))
