@@ -9,7 +9,6 @@ and reports everything wrong with a file in one pass.
 
 from __future__ import annotations
 
-import datetime
 import difflib
 import os
 import re
@@ -18,7 +17,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from runner.errors import Location, UserError
-from runner.model.yamlsource import Document, KeyPath
+from runner.model.yamlsource import Document, KeyPath, describe
 
 T = TypeVar("T")
 
@@ -35,27 +34,6 @@ def dotted(path: KeyPath) -> str:
     for part in path:
         text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
     return text
-
-
-def describe(value: Any) -> str:
-    """How a value reads in a message: ``string 'abc'``, ``integer 5``, ``null``, ``a list``."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return f"boolean {'true' if value else 'false'}"
-    if isinstance(value, int):
-        return f"integer {value}"
-    if isinstance(value, float):
-        return f"number {value!r}"
-    if isinstance(value, str):
-        return f"string {value!r}"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, (datetime.date, datetime.datetime)):
-        return f"date {value.isoformat()}"
-    return type(value).__name__
 
 
 def suggest(word: str, choices: Iterable[str], list_all: bool = False) -> str | None:

@@ -13,6 +13,7 @@ metadata.yml and attribute files.
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -104,8 +105,8 @@ def _yaml_error(exc: yaml.MarkedYAMLError, path: str) -> UserError:
     return UserError(f"invalid YAML: {problem}", _mark(path, mark), hint)
 
 
-def describe_key(value: Any) -> str:
-    """A short human description of a non-string key: ``integer 80``, ``null``."""
+def describe(value: Any) -> str:
+    """How a value reads in a message: ``string 'abc'``, ``integer 5``, ``null``, ``a list``."""
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -114,11 +115,24 @@ def describe_key(value: Any) -> str:
         return f"integer {value}"
     if isinstance(value, float):
         return f"number {value!r}"
+    if isinstance(value, str):
+        return f"string {value!r}"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, (datetime.date, datetime.datetime)):
+        return f"date {value.isoformat()}"
+    return type(value).__name__
+
+
+def describe_key(value: Any) -> str:
+    """A short human description of a non-string key: ``integer 80``, ``null``, ``a list``."""
     if isinstance(value, yaml.SequenceNode):
         return "a list"
     if isinstance(value, yaml.MappingNode):
         return "a mapping"
-    return type(value).__name__
+    return describe(value)
 
 
 class _Converter:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from runner.resources.api import Change, Resource, ResourceError, Step
-from runner.resources.builtin.file import _int, owner_differs
+from runner.resources.builtin.file import _int, metadata_changes
 from runner.resources.builtin.shell import (
     UNCHANGED,
     check_account,
@@ -91,14 +91,7 @@ class Directory(Resource):
             return [Change("create")]
         if state.type != "directory":
             return [Change(f"create: {self.path} exists and is not a directory")]
-        changes = []
-        if self.mode is not None and self.mode != state.mode:
-            changes.append(Change(f"mode {state.mode} -> {self.mode}"))
-        if owner_differs(self.owner, state.owner, state.uid):
-            changes.append(Change(f"owner {state.owner} -> {self.owner}"))
-        if owner_differs(self.group, state.group, state.gid):
-            changes.append(Change(f"group {state.group} -> {self.group}"))
-        return changes
+        return metadata_changes(self.mode, self.owner, self.group, state)
 
     def apply(self, state: DirectoryState, changes: list[Change]) -> Step:
         p = q(self.path)

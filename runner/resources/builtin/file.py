@@ -65,6 +65,18 @@ def owner_differs(want: str | int | None, name: str | None, number: int | None) 
     return name != want
 
 
+def metadata_changes(mode: str | None, owner: str | int | None, group: str | int | None, state: Any) -> list[Change]:
+    """Mode, owner and group changes between what is declared and a probed file or directory."""
+    changes = []
+    if mode is not None and mode != state.mode:
+        changes.append(Change(f"mode {state.mode} -> {mode}"))
+    if owner_differs(owner, state.owner, state.uid):
+        changes.append(Change(f"owner {state.owner} -> {owner}"))
+    if owner_differs(group, state.group, state.gid):
+        changes.append(Change(f"group {state.group} -> {group}"))
+    return changes
+
+
 def unified_diff(path: str, old: bytes | None, new: bytes) -> str | None:
     """A unified diff of two texts, or None when either is not UTF-8 text."""
     try:
@@ -179,13 +191,7 @@ class File(Resource):
         changes = []
         if self.manages_content and self._desired_sha() != state.sha256:
             changes.append(self._content_change(state.content, created=False))
-        if self.mode is not None and self.mode != state.mode:
-            changes.append(Change(f"mode {state.mode} -> {self.mode}"))
-        if owner_differs(self.owner, state.owner, state.uid):
-            changes.append(Change(f"owner {state.owner} -> {self.owner}"))
-        if owner_differs(self.group, state.group, state.gid):
-            changes.append(Change(f"group {state.group} -> {self.group}"))
-        return changes
+        return changes + metadata_changes(self.mode, self.owner, self.group, state)
 
     def _desired_sha(self) -> str:
         return hashlib.sha256(self._desired()).hexdigest()
