@@ -147,6 +147,14 @@ def test_probe_sends_content_only_when_managed_and_not_sensitive() -> None:
     assert "-le 65536" in File(PATH, content="x").probe()
 
 
+def test_probe_sends_old_content_only_when_its_checksum_differs() -> None:
+    import hashlib
+
+    probe = File(PATH, content="x").probe()
+    assert f'[ "$s" != {hashlib.sha256(b"x").hexdigest()} ]' in probe
+    assert "sha256sum" not in File(PATH).probe()  # no managed content: no checksum to compute
+
+
 # -- apply -----------------------------------------------------------------------------------
 
 def test_apply_writes_payload_atomically() -> None:
@@ -192,7 +200,11 @@ def test_apply_runs_in_a_local_shell(tmp_path) -> None:
     assert run(resource.apply(state, resource.diff(state)).script).returncode == 0
     assert path.read_text() == "body\n" and oct(path.stat().st_mode & 0o777) == "0o640"
     probed = resource.parse(run(resource.probe()).stdout)
-    assert probed.content == b"body\n" and resource.diff(probed) == []
+    # in sync: the checksum matches, so the old content is not sent back
+    assert probed.content is None and resource.diff(probed) == []
+    path.write_text("changed\n")
+    assert resource.parse(run(resource.probe()).stdout).content == b"changed\n"
+    path.write_text("body\n")
     delete = File(str(path), action="delete")
     assert run(delete.apply(probed, delete.diff(probed)).script).returncode == 0
     assert not path.exists()

@@ -134,22 +134,31 @@ class File(Resource):
     # -- probe -----------------------------------------------------------------
 
     def probe(self) -> str:
-        want_content = self.manages_content and not self.sensitive
-        content = (
-            f"  if [ \"$size\" -le {DIFF_LIMIT} ] && [ \"$(tr -d '\\000' <\"$p\" | wc -c)\" -eq \"$size\" ]; then\n"
-            "    printf 'content='; base64 -w0 <\"$p\"; printf '\\n'\n"
-            "  fi\n"
-        ) if want_content else ""
+        """Type, metadata and checksum; the old content only when it differs and may be shown.
+
+        The desired checksum is known here, so an unchanged file costs one stat
+        and one sha256sum on the host and sends back a few short lines.
+        """
+        checksum = ""
+        if self.manages_content:
+            checksum = '  s=$(sha256sum <"$p"); s=${s%% *}; printf \'sha256=%s\\n\' "$s"\n'
+            if not self.sensitive:
+                want = self._desired_sha() if self.content is not None else ""  # unknown: always send it
+                checksum += (
+                    f"  if [ \"$s\" != {q(want)} ] && [ \"$size\" -le {DIFF_LIMIT} ] &&"
+                    " [ \"$(tr -d '\\000' <\"$p\" | wc -c)\" -eq \"$size\" ]; then\n"
+                    "    printf 'content='; base64 -w0 <\"$p\"; printf '\\n'\n"
+                    "  fi\n"
+                )
         return (
             f"p={q(self.path)}\n"
             "if [ -L \"$p\" ]; then echo type=link\n"
             "elif [ -d \"$p\" ]; then echo type=directory\n"
             "elif [ -f \"$p\" ]; then\n"
             "  echo type=file\n"
-            "  stat --printf 'mode=%a\\nowner=%U\\nuid=%u\\ngroup=%G\\ngid=%g\\n' -- \"$p\"\n"
-            "  printf 'sha256=%s\\n' \"$(sha256sum <\"$p\" | cut -d' ' -f1)\"\n"
-            "  size=$(stat -c %s -- \"$p\")\n"
-            f"{content}"
+            "  st=$(stat --printf 'mode=%a\\nowner=%U\\nuid=%u\\ngroup=%G\\ngid=%g\\nsize=%s' -- \"$p\")\n"
+            "  printf '%s\\n' \"$st\"; size=${st##*size=}\n"
+            f"{checksum}"
             "elif [ -e \"$p\" ]; then echo type=other\n"
             "else echo type=absent\n"
             "fi\n"
