@@ -48,7 +48,10 @@ def build_probe_script(resources: Sequence[Resource], token: str, facts: Mapping
             lines.append(f"if {guard}; then g=1; else g=0; fi")
             lines.append(f"printf '%s:guard:{i}:%s\\n' '{token}' \"$g\"")
         lines.append(f"printf '%s\\n' '{token}:probe:{i}'")
-        lines.append(f"( {resource.probe()}\n) 2>/dev/null")
+        if resource.probe_isolated:
+            lines.append(f"( {resource.probe()}\n) 2>/dev/null")
+        else:
+            lines.append(f"{{ {resource.probe()}\n}} 2>/dev/null")
         lines.append(f"printf '\\n%s:status:{i}:%s\\n' '{token}' \"$?\"")
     lines.append(f"printf '%s\\n' '{token}:done'")
     return "\n".join(lines) + "\n"

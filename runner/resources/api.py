@@ -129,6 +129,9 @@ class Resource(abc.ABC):
     notify_only_actions: ClassVar[tuple[str, ...]] = ()
     #: when True, the engine may merge the apply steps of all resources of this type into one (packages)
     batchable: ClassVar[bool] = False
+    #: when True (the default), the probe runs in its own subshell, so an ``exit`` or ``cd`` in it cannot
+    #: disturb the others; a type whose probes never do either may say False and save a process per resource
+    probe_isolated: ClassVar[bool] = True
 
     def __init__(self, name: str, *, action: str | Sequence[str] | None = None, notifies: Any = None,
                  subscribes: Any = None, only_if: str | None = None, not_if: str | None = None,

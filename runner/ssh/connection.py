@@ -118,7 +118,7 @@ class Connection:
         t = self.target
         client = paramiko.SSHClient()
         if t.host_key_policy != "off":  # off: check nothing, not even changed keys
-            load_known_hosts(client, t.known_hosts, t.system_known_hosts)
+            load_known_hosts(client, t.known_hosts_name, t.known_hosts, t.system_known_hosts)
         client.set_missing_host_key_policy(policy_for(t.host_key_policy, t.known_hosts))
         pkey = self._load_key(t.key_files[0]) if t.key_files else None
         try:

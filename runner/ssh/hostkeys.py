@@ -8,6 +8,7 @@ HostError that says how to forget the old key.
 from __future__ import annotations
 
 import sys
+import threading
 from pathlib import Path
 
 import paramiko
@@ -32,15 +33,42 @@ class WarnOffPolicy(paramiko.MissingHostKeyPolicy):
         print(f"runner: warning: not verifying the host key of {hostname} (host_key_policy: off)", file=sys.stderr)
 
 
-def load_known_hosts(client: paramiko.SSHClient, known_hosts: Path | None, system: tuple[Path, ...]) -> None:
-    """Give ``client`` the keys of the stack's known_hosts and of the user's."""
-    for path in system:
-        try:
-            client.load_system_host_keys(str(path))
-        except (OSError, paramiko.SSHException):
-            pass  # an unreadable or odd user file must not stop the stack's own keys
-    if known_hosts and known_hosts.is_file():
-        client.load_host_keys(str(known_hosts))
+_cache: dict[Path, tuple[tuple[int, int], paramiko.HostKeys]] = {}
+_cache_lock = threading.Lock()
+
+
+def _parsed(path: Path) -> paramiko.HostKeys | None:
+    """The file's keys, parsed once per version of the file (not once per connection)."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    version = (st.st_mtime_ns, st.st_size)
+    with _cache_lock:
+        hit = _cache.get(path)
+        if hit and hit[0] == version:
+            return hit[1]
+    try:
+        keys = paramiko.HostKeys(str(path))
+    except (OSError, paramiko.SSHException):
+        return None  # an unreadable or odd file must not stop the others
+    with _cache_lock:
+        _cache[path] = (version, keys)
+    return keys
+
+
+def load_known_hosts(client: paramiko.SSHClient, name: str, known_hosts: Path | None,
+                     system: tuple[Path, ...]) -> None:
+    """Give ``client`` the keys recorded for ``name`` (``host`` or ``[host]:port``).
+
+    Only that host's entries are copied from the stack's known_hosts and the
+    user's, so a run over many hosts parses each file once, not once a host.
+    """
+    for path in (*system, *([known_hosts] if known_hosts else [])):
+        keys = _parsed(path)
+        entry = keys.lookup(name) if keys is not None else None
+        for key_type, key in (entry or {}).items():
+            client.get_host_keys().add(name, key_type, key)
 
 
 def policy_for(name: str, known_hosts: Path | None) -> paramiko.MissingHostKeyPolicy:

@@ -42,6 +42,7 @@ class DirectoryState:
 
 
 class Directory(Resource):
+    probe_isolated = False  # its probe neither exits nor changes directory
     type_name = "directory"
     actions = ("create", "delete")
     default_action = "create"

@@ -27,6 +27,7 @@ class ExecuteState:
 
 
 class Execute(Resource):
+    probe_isolated = False  # its probe neither exits nor changes directory
     type_name = "execute"
     actions = ("run", "nothing")
     default_action = "run"

@@ -93,6 +93,7 @@ def unified_diff(path: str, old: bytes | None, new: bytes) -> str | None:
 
 
 class File(Resource):
+    probe_isolated = False  # its probe neither exits nor changes directory
     type_name = "file"
     actions = ("create", "delete")
     default_action = "create"

@@ -22,6 +22,7 @@ class GroupState:
 
 
 class Group(Resource):
+    probe_isolated = False  # its probe neither exits nor changes directory
     type_name = "group"
     actions = ("create", "remove")
     default_action = "create"

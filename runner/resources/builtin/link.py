@@ -23,6 +23,7 @@ class LinkState:
 
 
 class Link(Resource):
+    probe_isolated = False  # its probe neither exits nor changes directory
     type_name = "link"
     actions = ("create", "delete")
     default_action = "create"

@@ -47,6 +47,7 @@ class PackagePlan:
 
 
 class Package(Resource):
+    probe_isolated = False  # its probe neither exits nor changes directory
     type_name = "package"
     actions = ("install", "upgrade", "remove")
     default_action = "install"

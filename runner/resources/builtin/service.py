@@ -92,6 +92,7 @@ class ServiceState:
 
 
 class Service(Resource):
+    probe_isolated = False  # its probe neither exits nor changes directory
     type_name = "service"
     actions = ("enable", "disable", "start", "stop", "restart", "reload", "nothing")
     default_action = ("enable", "start")

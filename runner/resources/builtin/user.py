@@ -35,6 +35,7 @@ def _id(value: Any, where: str, label: str) -> int | None:
 
 
 class User(Resource):
+    probe_isolated = False  # its probe neither exits nor changes directory
     type_name = "user"
     actions = ("create", "remove")
     default_action = "create"
