@@ -97,7 +97,7 @@ class HostRunner:
         result = _run_script(self.conn, script)
         self.outcome.remote_commands += 1
         try:
-            return parse_probe_output(result.stdout.decode("utf-8", "replace"), token, len(resources))
+            return parse_probe_output(result.stdout.decode("utf-8", "replace"), token, resources)
         except ProbeParseError as exc:
             detail = self.opts.redact(result.stderr.decode("utf-8", "replace").strip()[-500:])
             raise HostError(self.job.name, f"{exc}; exit status {result.exit_status}; {detail}", "probe") from None

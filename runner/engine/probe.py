@@ -36,8 +36,19 @@ def guard_shell(resource: Resource) -> str | None:
     return " && ".join(parts) if parts else None
 
 
+def probe_groups(resources: Sequence[Resource]) -> dict[int, tuple[int, ...]]:
+    """Resources probed together: first index -> every member's index (see Resource.probe_group)."""
+    groups: dict[str, list[int]] = {}
+    for i, resource in enumerate(resources):
+        if resource.probe_group and resource.probe_batchable():
+            groups.setdefault(resource.probe_group, []).append(i)
+    return {members[0]: tuple(members) for members in groups.values() if len(members) > 1}
+
+
 def build_probe_script(resources: Sequence[Resource], token: str, facts: Mapping[str, str] | None = None) -> str:
     lines = ["#!/bin/sh", "exec </dev/null", "cd /"]
+    groups = probe_groups(resources)
+    grouped = {i for members in groups.values() for i in members}
     for name, command in (facts or {}).items():
         lines.append(f"printf '%s\\n' '{token}:fact:{name}'")
         lines.append(f"( {command}\n) 2>/dev/null")
@@ -47,6 +58,13 @@ def build_probe_script(resources: Sequence[Resource], token: str, facts: Mapping
         if guard:
             lines.append(f"if {guard}; then g=1; else g=0; fi")
             lines.append(f"printf '%s:guard:{i}:%s\\n' '{token}' \"$g\"")
+        if i in groups:
+            members = [resources[j] for j in groups[i]]
+            lines.append(f"printf '%s\\n' '{token}:probe:b{i}'")
+            lines.append(f"{{ {type(resource).probe_many(members)}\n}} 2>/dev/null")
+            lines.append(f"printf '\\n%s:status:b{i}:%s\\n' '{token}' \"$?\"")
+        if i in grouped:
+            continue
         lines.append(f"printf '%s\\n' '{token}:probe:{i}'")
         if resource.probe_isolated:
             lines.append(f"( {resource.probe()}\n) 2>/dev/null")
@@ -61,17 +79,18 @@ class ProbeParseError(ValueError):
     pass
 
 
-def parse_probe_output(text: str, token: str, count: int) -> ProbeResult:
+def parse_probe_output(text: str, token: str, resources: Sequence[Resource]) -> ProbeResult:
     """Split the probe script's stdout into each resource's output, status and guard."""
+    count = len(resources)
     tok = re.escape(token)
     pattern = re.compile(
-        rf"^{tok}:(?:(?P<fact>fact:(?P<fname>[^\n]*))|(?P<probe>probe:(?P<pi>\d+))|"
-        rf"(?P<guard>guard:(?P<gi>\d+):(?P<gv>[01]))|(?P<status>status:(?P<si>\d+):(?P<sv>\d+))|"
+        rf"^{tok}:(?:(?P<fact>fact:(?P<fname>[^\n]*))|(?P<probe>probe:(?P<pi>b?\d+))|"
+        rf"(?P<guard>guard:(?P<gi>\d+):(?P<gv>[01]))|(?P<status>status:(?P<si>b?\d+):(?P<sv>\d+))|"
         rf"(?P<endfact>endfact)|(?P<done>done))$",
         re.M,
     )
-    outputs: dict[int, str] = {}
-    statuses: dict[int, int] = {}
+    outputs: dict[int | str, str] = {}
+    statuses: dict[int | str, int] = {}
     guards: dict[int, bool] = {}
     facts: dict[str, str] = {}
     open_section: tuple[str, str | int] | None = None
@@ -83,20 +102,31 @@ def parse_probe_output(text: str, token: str, count: int) -> ProbeResult:
             body = body[:-1] if body.endswith("\n") else body  # the newline the frame added
             kind, key = open_section
             if kind == "probe":
-                outputs[int(key)] = body
+                outputs[key] = body
             else:
                 facts[str(key)] = body
             open_section = None
         if m.group("fact"):
             open_section, start = ("fact", m.group("fname")), m.end() + 1
         elif m.group("probe"):
-            open_section, start = ("probe", int(m.group("pi"))), m.end() + 1
+            pi = m.group("pi")
+            open_section, start = ("probe", pi if pi.startswith("b") else int(pi)), m.end() + 1
         elif m.group("guard"):
             guards[int(m.group("gi"))] = m.group("gv") == "1"
         elif m.group("status"):
-            statuses[int(m.group("si"))] = int(m.group("sv"))
+            si = m.group("si")
+            statuses[si if si.startswith("b") else int(si)] = int(m.group("sv"))
         elif m.group("done"):
             done = True
-    if not done or len(outputs) != count:
-        raise ProbeParseError(f"the probe output is incomplete ({len(outputs)} of {count} resources)")
-    return ProbeResult(outputs, statuses, guards, facts)
+    for first, members in probe_groups(resources).items():
+        if f"b{first}" in outputs:
+            group = [resources[j] for j in members]
+            for j, share in zip(members, type(resources[first]).split_many(outputs.pop(f"b{first}"), group),
+                                strict=True):
+                outputs[j] = share
+                statuses[j] = statuses.get(f"b{first}", 0)
+    found = [k for k in outputs if isinstance(k, int)]
+    if not done or len(found) != count:
+        raise ProbeParseError(f"the probe output is incomplete ({len(found)} of {count} resources)")
+    return ProbeResult({k: v for k, v in outputs.items() if isinstance(k, int)},
+                       {k: v for k, v in statuses.items() if isinstance(k, int)}, guards, facts)

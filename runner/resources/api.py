@@ -132,6 +132,9 @@ class Resource(abc.ABC):
     #: when True (the default), the probe runs in its own subshell, so an ``exit`` or ``cd`` in it cannot
     #: disturb the others; a type whose probes never do either may say False and save a process per resource
     probe_isolated: ClassVar[bool] = True
+    #: resources whose types share a probe group may be probed by one snippet for all of them
+    #: (see :meth:`probe_many`): fewer processes on the host. None: each is probed alone.
+    probe_group: ClassVar[str | None] = None
 
     def __init__(self, name: str, *, action: str | Sequence[str] | None = None, notifies: Any = None,
                  subscribes: Any = None, only_if: str | None = None, not_if: str | None = None,
@@ -202,6 +205,20 @@ class Resource(abc.ABC):
     def action_step(self, action: str) -> Step:
         """The step for ``action`` when a notification asks for it. Default: unknown action."""
         raise ResourceError(f"{self.key}: action {action!r} cannot be notified")
+
+    def probe_batchable(self) -> bool:
+        """Whether this resource may join its type's :attr:`probe_group` (e.g. not for odd paths)."""
+        return self.probe_group is not None
+
+    @classmethod
+    def probe_many(cls, resources: Sequence["Resource"]) -> str:
+        """One snippet probing every resource given (all of this :attr:`probe_group`)."""
+        raise NotImplementedError
+
+    @classmethod
+    def split_many(cls, output: str, resources: Sequence["Resource"]) -> list[str]:
+        """Each resource's share of :meth:`probe_many`'s output, as its own :meth:`probe` would print it."""
+        raise NotImplementedError
 
     @classmethod
     def apply_batch(cls, items: Sequence[tuple["Resource", Any, list[Change]]]) -> Step:

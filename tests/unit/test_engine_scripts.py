@@ -73,7 +73,7 @@ def test_probe_frames_survive_hostile_output() -> None:
     resources = [Noisy("/a"), Blob("/nonexistent dir/b")]
     script = build_probe_script(resources, token, {"setup": "cat /nonexistent"})
     proc = subprocess.run(["sh", "-c", wrapper(script.encode())], input=script.encode(), capture_output=True)
-    result = parse_probe_output(proc.stdout.decode(), token, 2)
+    result = parse_probe_output(proc.stdout.decode(), token, resources)
     assert result.outputs[0] == "@@runner-x:probe:0\nline\nno newline at end"
     assert result.outputs[1] == "absent\n"  # exactly what the probe printed
     assert result.facts == {"setup": ""}
