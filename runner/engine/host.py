@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shlex
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -19,14 +18,18 @@ from runner.engine.outcome import (
     HostOutcome,
     ResourceOutcome,
 )
-from runner.engine.probe import ProbeParseError, build_probe_script, new_token, parse_probe_output
+from runner.engine.probe import (
+    ProbeParseError,
+    build_probe_script,
+    build_setup_probe,
+    new_token,
+    parse_probe_output,
+)
 from runner.engine.redact import Redactor
 from runner.engine.wire import wrapper
 from runner.errors import HostError
 from runner.resources.api import Change, Resource, Step
 from runner.ssh.connection import Connection
-
-SETUP_FACT = "setup"
 
 
 @dataclass
@@ -90,12 +93,13 @@ class HostRunner:
             self.opts.log(self.job.name, f"$ {label} ({len(script)} bytes of sh):\n"
                           + self.opts.redact(script.decode("utf-8", "replace")))
 
-    def _probe(self, resources: list[Resource], facts: dict[str, str]):
-        token = new_token()
-        script = build_probe_script(resources, token, facts).encode()
+    def _send_probe(self, script: bytes):
         self._verbose("probe", script)
         result = _run_script(self.conn, script)
         self.outcome.remote_commands += 1
+        return result
+
+    def _parse(self, result, token: str, resources: list[Resource]):
         try:
             return parse_probe_output(result.stdout.decode("utf-8", "replace"), token, resources)
         except ProbeParseError as exc:
@@ -130,16 +134,23 @@ class HostRunner:
     def _run(self) -> None:
         job = self.job
         resources = list(job.resources)
-        facts = {}
-        if job.setup_resources is not None and job.setup_marker:
-            facts[SETUP_FACT] = f"cat {shlex.quote(job.setup_marker)}"
-        self.opts.log(job.name, f"probing {len(resources)} resources")
-        probe = self._probe(resources, facts)
-        if facts and not probe.facts.get(SETUP_FACT, "").strip():
-            self.outcome.ran_setup = True
-            resources = list(job.setup_resources or []) + resources
-            self.opts.log(job.name, f"never set up: probing {len(resources)} resources with setup")
-            probe = self._probe(resources, {})
+        if job.setup_resources is None or not job.setup_marker:
+            self.opts.log(job.name, f"probing {len(resources)} resources")
+            token = new_token()
+            probe = self._parse(self._send_probe(build_probe_script(resources, token).encode()), token, resources)
+        else:
+            setup = list(job.setup_resources)
+            self.opts.log(job.name, f"probing {len(resources)} resources (and {len(setup)} of setup, if never set up)")
+            configured, fresh = new_token(), new_token()
+            script = build_setup_probe(resources, setup, job.setup_marker, configured, fresh)
+            result = self._send_probe(script.encode())
+            if f"{fresh}:done".encode() in result.stdout:
+                self.outcome.ran_setup = True
+                resources = setup + resources
+                self.opts.log(job.name, "never set up: setup runs first")
+                probe = self._parse(result, fresh, resources)
+            else:
+                probe = self._parse(result, configured, resources)
         diffs = self._diff(resources, probe)
         self._apply(resources, probe, diffs)
 

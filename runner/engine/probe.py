@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -73,6 +74,19 @@ def build_probe_script(resources: Sequence[Resource], token: str, facts: Mapping
         lines.append(f"printf '\\n%s:status:{i}:%s\\n' '{token}' \"$?\"")
     lines.append(f"printf '%s\\n' '{token}:done'")
     return "\n".join(lines) + "\n"
+
+
+def build_setup_probe(resources: Sequence[Resource], setup_resources: Sequence[Resource], marker: str,
+                      configured_token: str, setup_token: str) -> str:
+    """One probe for a host that may never have been set up: the host decides which to run.
+
+    When the setup marker is there, only ``resources`` are probed (framed with
+    ``configured_token``); otherwise the setup resources and then ``resources``
+    (framed with ``setup_token``). So a fresh host costs one probe, not two.
+    """
+    configured = build_probe_script(resources, configured_token)
+    fresh = build_probe_script([*setup_resources, *resources], setup_token)
+    return f"if [ -s {shlex.quote(marker)} ]; then\n{configured}else\n{fresh}fi\n"
 
 
 class ProbeParseError(ValueError):
