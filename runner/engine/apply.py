@@ -59,9 +59,14 @@ def _block(entry: Entry, token: str, first_payload: int, check_failed: bool) -> 
         entry.step.script,
         ') > "$T/out" 2>&1 </dev/null',
         "rc=$?",
-        'cat "$T/out"',
-        f"if grep -qx '{UNCHANGED}' \"$T/out\"; then ch=0; else ch=1; fi",
-        f"printf '\\n%s:end:{entry.id}:%s:%s\\n' '{token}' \"$rc\" \"$ch\"",
+        # relay the output and look for the unchanged mark with builtins only: no process per step
+        "ch=1",
+        'while IFS= read -r l || [ -n "$l" ]; do',
+        f"  if [ \"$l\" = '{UNCHANGED}' ]; then ch=0; fi",
+        "  printf '%s\\n' \"$l\"",
+        'done < "$T/out"',
+        "l=",
+        f"printf '%s:end:{entry.id}:%s:%s\\n' '{token}' \"$rc\" \"$ch\"",  # the relay ended every line
         'if [ "$rc" -eq 0 ] && [ "$ch" = 1 ]; then',
         *[f"  c_{i}=1" for i in entry.indices],
         "fi",
