@@ -8,13 +8,12 @@ non-empty directory; with ``recursive=False`` a missing parent fails and
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from runner.resources.api import Change, Resource, ResourceError, Step
 from runner.resources.builtin.file import _int, metadata_changes
-from runner.resources.builtin.pathprobe import batchable_path, probe_paths, split_paths
+from runner.resources.builtin.pathprobe import PathProbed
 from runner.resources.builtin.shell import (
     UNCHANGED,
     check_account,
@@ -43,8 +42,7 @@ class DirectoryState:
     gid: int | None = None
 
 
-class Directory(Resource):
-    probe_group = "paths"  # probed with the host's other files and directories: see pathprobe
+class Directory(PathProbed, Resource):
     probe_kind: ClassVar[str] = "directory"
     probe_isolated = False  # its probe neither exits nor changes directory
     type_name = "directory"
@@ -62,17 +60,6 @@ class Directory(Resource):
         self.recursive = self.args["recursive"]
         if "delete" in self.action and (self.path.rstrip("/") or "/") in PROTECTED:
             raise ResourceError(f"{self.key}: refusing to delete {self.path}")
-
-    def probe_batchable(self) -> bool:
-        return batchable_path(self.path)
-
-    @classmethod
-    def probe_many(cls, resources: Sequence[Resource]) -> str:
-        return probe_paths(resources)
-
-    @classmethod
-    def split_many(cls, output: str, resources: Sequence[Resource]) -> list[str]:
-        return split_paths(output, resources)
 
     def probe(self) -> str:
         return (

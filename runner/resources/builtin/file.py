@@ -17,12 +17,11 @@ import base64
 import binascii
 import difflib
 import hashlib
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from runner.resources.api import Change, CompileContext, Resource, ResourceError, Step
-from runner.resources.builtin.pathprobe import batchable_path, probe_paths, split_paths
+from runner.resources.builtin.pathprobe import PathProbed
 from runner.resources.builtin.shell import (
     UNCHANGED,
     check_account,
@@ -94,8 +93,7 @@ def unified_diff(path: str, old: bytes | None, new: bytes) -> str | None:
     return "".join(out)
 
 
-class File(Resource):
-    probe_group = "paths"  # probed with the host's other files and directories: see pathprobe
+class File(PathProbed, Resource):
     probe_kind: ClassVar[str] = "file"
     probe_isolated = False  # its probe neither exits nor changes directory
     type_name = "file"
@@ -137,17 +135,6 @@ class File(Resource):
         return self.content
 
     # -- probe -----------------------------------------------------------------
-
-    def probe_batchable(self) -> bool:
-        return batchable_path(self.path)
-
-    @classmethod
-    def probe_many(cls, resources: Sequence[Resource]) -> str:
-        return probe_paths(resources)
-
-    @classmethod
-    def split_many(cls, output: str, resources: Sequence[Resource]) -> list[str]:
-        return split_paths(output, resources)
 
     def probe(self) -> str:
         """Type, metadata and checksum; the old content only when it differs and may be shown.

@@ -16,6 +16,7 @@ import hashlib
 from collections.abc import Sequence
 from typing import Any
 
+from runner.resources.api import Resource
 from runner.resources.builtin.shell import q
 
 DIFF_LIMIT = 64 * 1024
@@ -110,3 +111,21 @@ def split_paths(output: str, resources: Sequence[Any]) -> list[str]:
                     text += f"content={contents[k]}\n"
         out.append(text)
     return out
+
+
+class PathProbed:
+    """Mixin for resource types with a ``path``: probed with the host's other paths in one snippet."""
+
+    probe_group = "paths"
+    path: str
+
+    def probe_batchable(self) -> bool:
+        return batchable_path(self.path)
+
+    @classmethod
+    def probe_many(cls, resources: Sequence[Resource]) -> str:
+        return probe_paths(resources)
+
+    @classmethod
+    def split_many(cls, output: str, resources: Sequence[Resource]) -> list[str]:
+        return split_paths(output, resources)
