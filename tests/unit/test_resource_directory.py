@@ -54,8 +54,8 @@ def test_diff(kwargs, state, summaries) -> None:
 
 
 @pytest.mark.parametrize("kwargs, present, absent", [
-    ({"mode": "0750", "owner": "app"}, ["mkdir -p -- /srv/app/shared", "chown -- app /srv/app/shared",
-                                        "chmod -- 0750 /srv/app/shared"], ["parent directory"]),
+    ({"mode": "0750", "owner": "app"}, ["mkdir -p -m 0750 -- /srv/app/shared", "chown -- app /srv/app/shared",
+                                        "then chmod -- 0750 /srv/app/shared"], ["parent directory"]),
     ({"recursive": False}, ["mkdir -- /srv/app/shared", "parent directory /srv/app does not exist"], ["-p"]),
     ({"action": "delete"}, ["rm -rf -- /srv/app/shared", "@@unchanged"], ["rmdir"]),
     ({"action": "delete", "recursive": False}, ["rmdir -- /srv/app/shared"], ["rm -rf"]),

@@ -110,6 +110,11 @@ class Directory(PathProbed, Resource):
             lines.append(require_parent(self.path, self.key))
         lines.append(f"if [ -L {p} ] || {{ [ -e {p} ] && [ ! -d {p} ]; }}; then "
                      f"{fail(f'{self.key}: {self.path} exists and is not a directory')}; fi")
-        lines.append(f"[ -d {p} ] || mkdir {'-p ' if self.recursive else ''}-- {p} || exit 1")
-        lines += [f"{cmd} || exit 1" for cmd in chown_chmod(p, self.owner, self.group, self.mode)]
+        mkdir = f"mkdir {'-p ' if self.recursive else ''}"
+        if self.mode is not None:  # a new directory gets its mode from mkdir: one process, not two
+            lines.append(f"if [ -d {p} ]; then chmod -- {q(self.mode)} {p}; else {mkdir}-m {q(self.mode)} -- {p}; fi"
+                         " || exit 1")
+        else:
+            lines.append(f"[ -d {p} ] || {mkdir}-- {p} || exit 1")
+        lines += [f"{cmd} || exit 1" for cmd in chown_chmod(p, self.owner, self.group, None)]
         return Step("\n".join(lines))

@@ -126,15 +126,18 @@ def install_payload(payload: str, path: str, owner: Any = None, group: Any = Non
     no owner/group/mode is given, an existing regular file keeps its own
     (a new file gets 0644, owned by the running user).
     """
-    commands = [
-        f"cat -- {payload} >\"$runner_t\"",
-        "if [ -f \"$runner_p\" ] && [ ! -L \"$runner_p\" ]; then"
-        " chmod -- \"$(stat -c %a -- \"$runner_p\")\" \"$runner_t\""
-        " && chown -- \"$(stat -c %u:%g -- \"$runner_p\")\" \"$runner_t\";"
-        " else chmod 0644 \"$runner_t\"; fi",
-        *chown_chmod('"$runner_t"', owner, group, mode),
-        "mv -f -- \"$runner_t\" \"$runner_p\"",
-    ]
+    # what is not declared is kept from an existing regular file; a new file gets 0644
+    keep = []
+    if mode is None:
+        keep.append("chmod -- \"$(stat -c %a -- \"$runner_p\")\" \"$runner_t\"")
+    if owner is None or group is None:
+        keep.append("chown -- \"$(stat -c %u:%g -- \"$runner_p\")\" \"$runner_t\"")
+    commands = [f"cat -- {payload} >\"$runner_t\""]
+    if keep:
+        fresh = " else chmod 0644 \"$runner_t\";" if mode is None else ""
+        commands.append("if [ -f \"$runner_p\" ] && [ ! -L \"$runner_p\" ]; then " + " && ".join(keep)
+                        + ";" + fresh + " fi")
+    commands += [*chown_chmod('"$runner_t"', owner, group, mode), "mv -f -- \"$runner_t\" \"$runner_p\""]
     return "\n".join([
         f"runner_p={q(path)}",
         f"runner_t=$(mktemp {q(parent_of(path) + '/.runner-')}XXXXXX) || exit 1",
