@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
@@ -20,13 +21,17 @@ def run_jobs(jobs: Sequence[HostJob], targets: Mapping[str, SshTarget], options:
 
     def one(job: HostJob) -> HostOutcome:
         conn = Connection(targets[job.name])
+        started = time.monotonic()
         try:
             options.log(job.name, "connecting")
             try:
                 conn.open()
-            except HostError as exc:
-                return HostOutcome(job.name, error=exc.message, cause=exc.cause)
-            return HostRunner(job, conn, options).run()
+            except HostError as exc:  # the time it took to fail counts too (a timeout is slow)
+                return HostOutcome(job.name, error=exc.message, cause=exc.cause,
+                                   seconds=time.monotonic() - started)
+            outcome = HostRunner(job, conn, options).run()
+            outcome.seconds = time.monotonic() - started
+            return outcome
         finally:
             conn.close()
 
