@@ -84,13 +84,11 @@ def build_apply_script(
     resources: Sequence[Resource],
     steps: Sequence[tuple[tuple[int, ...], Step]],
     token: str,
-    action_steps: dict[tuple[int, str], Step],
 ) -> ApplyScript:
     """The script applying ``steps`` (in order) to the host.
 
     :param resources: every resource of the host, by index (for guards and notifications).
     :param steps: (indices, step) in order: one resource, or a batch of resources sharing one step.
-    :param action_steps: (target index, action) -> the step of each notified action.
     """
     payloads: list[bytes] = []
     lines = ["#!/bin/sh", 'T="$1"', "cd /"]
@@ -119,7 +117,7 @@ def build_apply_script(
                 target = index_of[note.target]
                 if note.timing == "immediately":
                     inner = add(Entry(f"notify:{target}:{note.action}", (target,),
-                                      action_steps[(target, note.action)], guard_shell(resources[target])),
+                                      resources[target].action_step(note.action), guard_shell(resources[target])),
                                 check_failed=True)
                     body += [f'if [ "${{c_{i}:-}}" = 1 ]; then', *inner, "fi"]
                 else:
@@ -130,7 +128,7 @@ def build_apply_script(
                     notifiers[key].append(i)
     for target, action in delayed:
         cond = "".join(f"${{c_{i}:-}}" for i in notifiers[(target, action)])
-        inner = add(Entry(f"notify:{target}:{action}", (target,), action_steps[(target, action)],
+        inner = add(Entry(f"notify:{target}:{action}", (target,), resources[target].action_step(action),
                           guard_shell(resources[target])), check_failed=False)
         body += [f'if [ -n "{cond}" ]; then', *inner, "fi"]
     body.append(f"printf '%s:done:%s\\n' '{token}' \"$failed\"")

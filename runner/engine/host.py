@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,9 +60,9 @@ class _BrokenResource(Exception):
     """A resource type failed on its own probe output: a bug in that type, reported on its host."""
 
 
-def _run_script(conn: Connection, script: bytes, payloads: Sequence[bytes] = (), timeout: float | None = None):
-    stdin = script + b"".join(payloads)
-    return conn.run(wrapper(script), stdin=stdin, timeout=timeout)
+def _run_script(conn: Connection, script: bytes, stdin: bytes | None = None):
+    """Run ``script`` on the host; ``stdin`` is what it reads (the script first, then any payloads)."""
+    return conn.run(wrapper(script), stdin=script if stdin is None else stdin)
 
 
 class HostRunner:
@@ -176,19 +176,11 @@ class HostRunner:
             return
 
         steps = self._steps(resources, diffs, included)
-        action_steps: dict[tuple[int, str], Step] = {}
-        index_of = {r.key: i for i, r in reversed(list(enumerate(resources)))}
-        for _indices, _step in steps:
-            for i in _indices:
-                for note in resources[i].notifies:
-                    t = index_of[note.target]
-                    if (t, note.action) not in action_steps:
-                        action_steps[(t, note.action)] = resources[t].action_step(note.action)
         token = new_token()
-        apply = build_apply_script(resources, steps, token, action_steps)
+        apply = build_apply_script(resources, steps, token)
         self._verbose("apply", apply.script)
         self.opts.log(self.job.name, f"applying {len(included)} of {len(resources)} resources")
-        result = _run_script(self.conn, apply.script, apply.payloads)
+        result = _run_script(self.conn, apply.script, apply.stdin)
         self.outcome.remote_commands += 1
         outcomes, finished = parse_apply_output(result.stdout.decode("utf-8", "replace"), token)
         self._record(resources, diffs, steps, included, outcomes)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import secrets
 import shlex
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from runner.resources.api import Resource
@@ -20,7 +20,6 @@ class ProbeResult:
     outputs: dict[int, str]  # resource index -> the probe's stdout
     statuses: dict[int, int]  # resource index -> the probe's exit status
     guards: dict[int, bool]  # resource index -> True when its guards allow it to run
-    facts: dict[str, str]
 
 
 def new_token() -> str:
@@ -46,14 +45,10 @@ def probe_groups(resources: Sequence[Resource]) -> dict[int, tuple[int, ...]]:
     return {members[0]: tuple(members) for members in groups.values() if len(members) > 1}
 
 
-def build_probe_script(resources: Sequence[Resource], token: str, facts: Mapping[str, str] | None = None) -> str:
+def build_probe_script(resources: Sequence[Resource], token: str) -> str:
     lines = ["#!/bin/sh", "exec </dev/null", "cd /"]
     groups = probe_groups(resources)
     grouped = {i for members in groups.values() for i in members}
-    for name, command in (facts or {}).items():
-        lines.append(f"printf '%s\\n' '{token}:fact:{name}'")
-        lines.append(f"( {command}\n) 2>/dev/null")
-        lines.append(f"printf '\\n%s\\n' '{token}:endfact'")
     for i, resource in enumerate(resources):
         guard = guard_shell(resource)
         if guard:
@@ -98,33 +93,25 @@ def parse_probe_output(text: str, token: str, resources: Sequence[Resource]) -> 
     count = len(resources)
     tok = re.escape(token)
     pattern = re.compile(
-        rf"^{tok}:(?:(?P<fact>fact:(?P<fname>[^\n]*))|(?P<probe>probe:(?P<pi>b?\d+))|"
+        rf"^{tok}:(?:(?P<probe>probe:(?P<pi>b?\d+))|"
         rf"(?P<guard>guard:(?P<gi>\d+):(?P<gv>[01]))|(?P<status>status:(?P<si>b?\d+):(?P<sv>\d+))|"
-        rf"(?P<endfact>endfact)|(?P<done>done))$",
+        rf"(?P<done>done))$",
         re.M,
     )
     outputs: dict[int | str, str] = {}
     statuses: dict[int | str, int] = {}
     guards: dict[int, bool] = {}
-    facts: dict[str, str] = {}
-    open_section: tuple[str, str | int] | None = None
+    open_key: str | int | None = None
     start = 0
     done = False
     for m in pattern.finditer(text):
-        if open_section is not None and (m.group("status") or m.group("endfact")):
+        if open_key is not None and m.group("status"):
             body = text[start:m.start()]
-            body = body[:-1] if body.endswith("\n") else body  # the newline the frame added
-            kind, key = open_section
-            if kind == "probe":
-                outputs[key] = body
-            else:
-                facts[str(key)] = body
-            open_section = None
-        if m.group("fact"):
-            open_section, start = ("fact", m.group("fname")), m.end() + 1
-        elif m.group("probe"):
+            outputs[open_key] = body[:-1] if body.endswith("\n") else body  # less the newline the frame added
+            open_key = None
+        if m.group("probe"):
             pi = m.group("pi")
-            open_section, start = ("probe", pi if pi.startswith("b") else int(pi)), m.end() + 1
+            open_key, start = (pi if pi.startswith("b") else int(pi)), m.end() + 1
         elif m.group("guard"):
             guards[int(m.group("gi"))] = m.group("gv") == "1"
         elif m.group("status"):
@@ -143,4 +130,4 @@ def parse_probe_output(text: str, token: str, resources: Sequence[Resource]) -> 
     if not done or len(found) != count:
         raise ProbeParseError(f"the probe output is incomplete ({len(found)} of {count} resources)")
     return ProbeResult({k: v for k, v in outputs.items() if isinstance(k, int)},
-                       {k: v for k, v in statuses.items() if isinstance(k, int)}, guards, facts)
+                       {k: v for k, v in statuses.items() if isinstance(k, int)}, guards)

@@ -71,12 +71,11 @@ def test_probe_frames_survive_hostile_output() -> None:
 
     token = new_token()
     resources = [Noisy("/a"), Blob("/nonexistent dir/b")]
-    script = build_probe_script(resources, token, {"setup": "cat /nonexistent"})
+    script = build_probe_script(resources, token)
     proc = subprocess.run(["sh", "-c", wrapper(script.encode())], input=script.encode(), capture_output=True)
     result = parse_probe_output(proc.stdout.decode(), token, resources)
     assert result.outputs[0] == "@@runner-x:probe:0\nline\nno newline at end"
     assert result.outputs[1] == "absent\n"  # exactly what the probe printed
-    assert result.facts == {"setup": ""}
 
 
 def test_converge_writes_then_second_run_is_one_command(tmp_path: Path) -> None:
@@ -173,7 +172,7 @@ def test_apply_script_payloads_are_byte_exact(tmp_path: Path) -> None:
     resources = [Blob(str(tmp_path / "bin"), content=data), Blob(str(tmp_path / "txt"), content=b"after")]
     token = new_token()
     steps = [((i,), r.apply(None, [])) for i, r in enumerate(resources)]
-    script = build_apply_script(resources, steps, token, {})
+    script = build_apply_script(resources, steps, token)
     proc = subprocess.run(["sh", "-c", wrapper(script.script)], input=script.stdin, capture_output=True)
     outcomes, finished = parse_apply_output(proc.stdout.decode(), token)
     assert finished and proc.returncode == 0
