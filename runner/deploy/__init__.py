@@ -1,0 +1,1 @@
+"""Deployments: app sources, release directories on the hosts, rollbacks, history."""
