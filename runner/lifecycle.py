@@ -68,7 +68,9 @@ def instance_views(stack: Stack, states: Sequence[InstanceState]) -> list[Instan
     return views
 
 
-class _Builder:
+class EventCompiler:
+    """Compiles the resources of a lifecycle event (or a deployment) for one instance."""
+
     def __init__(self, stack: Stack, registry: Registry, cookbooks: CookbookSet, views: list[InstanceView],
                  command_json: dict[str, Any]):
         self.stack, self.registry, self.cookbooks = stack, registry, cookbooks
@@ -125,6 +127,14 @@ class _Builder:
         ctx = self.context(inst, "configure", DeploymentView("configure"))
         return compile_run_list(ctx, self.recipes(inst, "configure")) + self.databags(inst, ctx)
 
+    def deployment(self, inst: Instance, event: str, deployment: DeploymentView) -> list[Resource]:
+        """The ``event`` (deploy or undeploy) recipes of the instance's layers, for an app's deployment."""
+        ctx = self.context(inst, event, deployment)
+        resources = compile_run_list(ctx, self.recipes(inst, event))
+        if event == "deploy":
+            resources += self.databags(inst, ctx)
+        return resources
+
     def execute_recipes(self, inst: Instance, recipes: Sequence[str]) -> list[Resource]:
         ctx = self.context(inst, "execute_recipes", DeploymentView("execute_recipes", args={"recipes": list(recipes)}))
         return compile_run_list(ctx, list(recipes))
@@ -141,9 +151,8 @@ def plan_run(stack: Stack, registry: Registry, command: str, names: Sequence[str
     cookbooks = CookbookSet.from_sources(list(stack.cookbooks))
     for name in recipes:
         cookbooks.resolve_recipe(name)  # an unknown recipe is the user's error, said before anything runs
-    provider = registry.provider(stack.provider)(stack)
-    states = provider.status(list(stack.instances))
-    builder = _Builder(stack, registry, cookbooks, instance_views(stack, states), command_json or {})
+    states = registry.provider(stack.provider)(stack).status(list(stack.instances))
+    builder = EventCompiler(stack, registry, cookbooks, instance_views(stack, states), command_json or {})
     plan = RunPlan(secrets=secret_values(stack), order=list(names))
     by_name = {s.name: s for s in states}
     for name in names:

@@ -1,11 +1,14 @@
-"""The demo app: answers every request with a greeting and the host's name.
+"""The demo app: answers every request with a greeting, the host's name and the release it runs from.
 
 Deployed by the nodejs_demo cookbook; reads PORT and GREETING from its environment.
 """
 
 import os
 import socket
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+# /srv/<app>/releases/<id>/server.py: the id of the release this process was started from
+RELEASE = os.path.basename(os.path.dirname(os.path.realpath(__file__)))
 
 
 class Hello(BaseHTTPRequestHandler):
@@ -14,7 +17,7 @@ class Hello(BaseHTTPRequestHandler):
             body = b"ok\n"
         else:
             greeting = os.environ.get("GREETING", "hello")
-            body = f"{greeting} from {socket.gethostname()}\n".encode()
+            body = f"{greeting} from {socket.gethostname()}, release {RELEASE}\n".encode()
         self.send_response(200)
         self.send_header("Content-Type", "text/plain; charset=utf-8")
         self.send_header("Content-Length", str(len(body)))
@@ -24,7 +27,7 @@ class Hello(BaseHTTPRequestHandler):
 
 def main() -> None:
     port = int(os.environ.get("PORT", "8080"))
-    HTTPServer(("", port), Hello).serve_forever()
+    ThreadingHTTPServer(("", port), Hello).serve_forever()
 
 
 if __name__ == "__main__":

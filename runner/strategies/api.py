@@ -1,15 +1,84 @@
-"""What a deployment strategy is (the contract; deployments come with the deploy issue).
+"""What a deployment strategy is: the order in which a change reaches an app's hosts.
 
-A strategy decides the order in which an app reaches its hosts: every host
-at once, in rolling batches, or blue/green. It receives the hosts and a
-callable that deploys to a batch, and returns per-host results.
+A strategy gets a :class:`Rollout` (the hosts, the settings, and operations
+that each act on a batch of hosts in parallel) and decides the batches, when
+to take hosts out of the load balancer and put them back, when to check
+health and when to stop and undo. The same strategy drives ``runner deploy``
+(the change is "move to the new release") and ``runner rollback`` (the change
+is "go back one release"), unless it overrides :meth:`Strategy.rollback`.
+
+A third-party strategy is a subclass registered through the
+``runner_strategies`` hook::
+
+    class Canary(Strategy):
+        name = "canary"
+        description = "one host first, then all the others"
+
+        def deploy(self, rollout):
+            first, rest = rollout.hosts[:1], rollout.hosts[1:]
+            for batch in (first, rest):
+                if not rollout.step(batch):
+                    return
 """
 
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Sequence
-from typing import Any, ClassVar
+import math
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, ClassVar, Protocol
+
+if TYPE_CHECKING:
+    from runner.model.stack import DeploySettings
+
+
+class Rollout(Protocol):
+    """The operations a strategy combines. Each takes a batch of host (instance) names, runs on
+    them in parallel and returns the hosts for which it failed; a failed host is never touched
+    again by later operations of the run."""
+
+    #: the app's hosts that take part, in stack order (unreachable ones are already left out)
+    hosts: list[str]
+    #: the app's deploy settings, with the command line's overrides applied
+    settings: DeploySettings
+    #: "deploy" or "rollback"
+    command: str
+
+    @property
+    def has_balancer(self) -> bool: ...
+
+    def change(self, batch: Sequence[str]) -> list[str]:
+        """Move the hosts to the new release (deploy) or one release back (rollback)."""
+
+    def health_check(self, batch: Sequence[str]) -> list[str]:
+        """Run the app's health check on the hosts (with its timeout and retries); no check: all pass."""
+
+    def revert(self, batch: Sequence[str]) -> None:
+        """Undo :meth:`change` on the hosts: ``current`` goes back to where it was, the app restarts."""
+
+    def drain(self, batch: Sequence[str]) -> list[str]:
+        """Take the hosts out of the load balancer and wait for their requests to finish (no balancer: no-op)."""
+
+    def enable(self, batch: Sequence[str]) -> list[str]:
+        """Put the hosts back into the load balancer (no balancer: no-op)."""
+
+    def balancer_states(self) -> dict[str, str]:
+        """Each host's state in the balancer: 'ready', 'drain' or 'maint' ({} without a balancer)."""
+
+    def step(self, batch: Sequence[str], undo_batch: bool = True, label: str | None = None) -> bool:
+        """The usual batch: drain, change, health check, enable.
+
+        A host whose change or health check fails is put back where it was.
+        When the run's failures exceed ``settings.max_failures``, the rest of
+        the batch is put back too (unless ``undo_batch`` is false) and False
+        is returned: the strategy should stop.
+        """
+
+    def stop(self, reason: str) -> None:
+        """Stop the run: the hosts not reached yet are reported as skipped, with ``reason``."""
+
+    def say(self, message: str) -> None:
+        """Print a progress line."""
 
 
 class Strategy(abc.ABC):
@@ -17,7 +86,25 @@ class Strategy(abc.ABC):
 
     name: ClassVar[str]
     description: ClassVar[str] = ""
+    #: whether the strategy cannot work without a load balancer (blue/green)
+    needs_balancer: ClassVar[bool] = False
 
     @abc.abstractmethod
-    def run(self, hosts: Sequence[str], deploy_batch: Callable[[Sequence[str]], Any]) -> Any:
-        """Deploy to ``hosts`` by calling ``deploy_batch`` on groups of them."""
+    def deploy(self, rollout: Rollout) -> None:
+        """Bring the new release to ``rollout.hosts`` by calling the rollout's operations."""
+
+    def rollback(self, rollout: Rollout) -> None:
+        """Go one release back on ``rollout.hosts``; by default in the same order as a deploy."""
+        self.deploy(rollout)
+
+
+def batch_size(batch: int | str, hosts: int) -> int:
+    """How many hosts a batch holds: a count, or a percentage of ``hosts`` rounded up (at least 1)."""
+    if isinstance(batch, str) and batch.endswith("%"):
+        return max(1, math.ceil(hosts * int(batch[:-1]) / 100))
+    return max(1, int(batch))
+
+
+def batches(hosts: Sequence[str], batch: int | str) -> list[list[str]]:
+    size = batch_size(batch, len(hosts))
+    return [list(hosts[i:i + size]) for i in range(0, len(hosts), size)]

@@ -31,6 +31,10 @@ for name in names:
         variables={"app": app.name, "root": root, "user": settings["user"]},
         notifies=[("run", "execute[systemctl daemon-reload]", "immediately"), ("restart", f"service[{app.name}]")],
     )
+    if deployment is not None and deployment.release:
+        # a new (or rolled-back-to) release restarts the app, even when its configuration is unchanged
+        file(f"{root}/shared/config/release", content=deployment.release + "\n", mode="0644",
+             notifies=("restart", f"service[{app.name}]"))
     service(app.name, action=["enable", "start"], only_if=f"test -e {root}/current/server.py")
 
 # hosts without systemd (containers) run the unit under the service resource's own supervisor

@@ -1,0 +1,150 @@
+"""One app on one host during a deployment: the steps, each one remote command over one connection.
+
+A step that fails raises :class:`StepFailed` naming the step (``stage``,
+``hook:before_symlink``, ``recipes``, ``health_check`` ...) and the tail of
+its output, already stripped of secrets.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from runner.deploy import hostscripts
+from runner.deploy.releases import HostReleases, parse_inspect
+from runner.engine.host import HostJob, HostOptions, HostRunner
+from runner.engine.redact import Redactor
+from runner.engine.wire import wrapper
+from runner.errors import HostError
+from runner.resources.api import Resource
+from runner.ssh.connection import CommandResult, Connection
+
+OUTPUT_TAIL = 1500
+
+
+class StepFailed(Exception):
+    def __init__(self, host: str, step: str, message: str, output: str = ""):
+        super().__init__(f"{host}: {step}: {message}")
+        self.host, self.step, self.message, self.output = host, step, message, output
+
+
+@dataclass
+class HostDeploy:
+    """The state of one host in a deployment (what the strategies and the report see)."""
+
+    host: str
+    conn: Connection | None = None
+    releases: HostReleases = field(default_factory=HostReleases)
+    release: str | None = None  # the release this run moves the host to
+    previous: str | None = None  # where current pointed before this run
+    status: str = "pending"  # pending | done | failed | reverted | skipped
+    step: str | None = None  # the failed step
+    error: str | None = None
+    output: str = ""
+    seconds: float = 0.0
+    health_seconds: float = 0.0
+    remote_commands: int = 0
+    meta: dict[str, Any] = field(default_factory=dict)  # the new release's .release.json
+    log: list[str] = field(default_factory=list)
+
+    @property
+    def failed(self) -> bool:
+        return self.status in ("failed", "reverted")
+
+
+class HostSteps:
+    """Runs deployment steps on one host and records them in its :class:`HostDeploy`."""
+
+    def __init__(self, state: HostDeploy, app: str, redact: Redactor, log: Callable[[str, str], None],
+                 verbose: int = 0):
+        self.state, self.app, self.redact, self.log, self.verbose = state, app, redact, log, verbose
+
+    @property
+    def conn(self) -> Connection:
+        assert self.state.conn is not None, "the host's connection is not open"
+        return self.state.conn
+
+    def run(self, step: str, script: str, payload: bytes = b"") -> CommandResult:
+        """Run ``script`` (payload after it on stdin); a non-zero exit raises StepFailed for ``step``."""
+        data = script.encode()
+        if self.verbose:
+            self.log(self.state.host, f"$ {step} ({len(data)} bytes of sh):\n" + self.redact(script))
+        self.state.remote_commands += 1
+        try:
+            result = self.conn.run(wrapper(data), stdin=data + payload)
+        except HostError as exc:
+            raise StepFailed(self.state.host, step, self.redact(exc.message)) from None
+        if result.exit_status != 0:
+            failed_step, output = self._failed_part(result, step)
+            raise StepFailed(self.state.host, failed_step, f"exit status {result.exit_status}", output)
+        return result
+
+    def _failed_part(self, result: CommandResult, step: str) -> tuple[str, str]:
+        """The last ``@@step`` the script reached, and the output printed after it."""
+        text = result.stdout.decode("utf-8", "replace")
+        err = result.stderr.decode("utf-8", "replace")
+        part, output = step, text
+        marker = hostscripts.STEP + " "
+        index = text.rfind(marker)
+        if index >= 0:
+            line_end = text.find("\n", index)
+            part = text[index + len(marker): line_end if line_end >= 0 else None].strip() or step
+            output = text[line_end + 1:] if line_end >= 0 else ""
+        combined = (output + ("\n" + err if err.strip() else "")).strip()
+        return part, self.redact(combined)[-OUTPUT_TAIL:]
+
+    # -- the steps -----------------------------------------------------------
+
+    def inspect(self) -> HostReleases:
+        result = self.run("inspect", hostscripts.inspect_script(self.app))
+        self.state.releases = parse_inspect(result.stdout.decode("utf-8", "replace"))
+        self.state.previous = self.state.releases.current
+        return self.state.releases
+
+    def stage(self, release: str, meta: dict[str, Any], environment: bytes, payload: bytes | None,
+              remote_fetch: str | None) -> tuple[str | None, str | None]:
+        """Create the release and run the hooks before the switch; returns (checksum, revision) fetched on the host."""
+        script = hostscripts.stage_script(self.app, release, meta, len(environment),
+                                          None if payload is None else len(payload), remote_fetch)
+        result = self.run("stage", script, environment + (payload or b""))
+        for line in result.stdout.decode("utf-8", "replace").splitlines():
+            if line.startswith(hostscripts.SOURCE + " "):
+                _, checksum, revision = (line.split(" ") + ["-", "-"])[:3]
+                return (None if checksum == "-" else checksum), (None if revision == "-" else revision)
+        return None, None
+
+    def switch(self, release: str | None, metas: dict[str, dict[str, Any]], hook: str | None = None) -> None:
+        self.run("switch", hostscripts.switch_script(self.app, release, metas, hook))
+
+    def hook(self, release: str, hook: str, metas: dict[str, dict[str, Any]] | None = None) -> None:
+        self.run(f"hook:{hook}", hostscripts.hook_script(self.app, release, hook, metas))
+
+    def recipes(self, resources: list[Resource], options: HostOptions) -> None:
+        """Converge the deploy (or undeploy) recipes through the engine, over this connection."""
+        outcome = HostRunner(HostJob(self.state.host, resources), self.conn, options).run()
+        self.state.remote_commands += outcome.remote_commands
+        if outcome.failed:
+            failed = [r for r in outcome.resources if r.status == "failed" and not r.ignored_failure]
+            if failed:
+                where = f" ({failed[0].location})" if failed[0].location else ""
+                raise StepFailed(self.state.host, "recipes", f"{failed[0].key} failed{where}", failed[0].output)
+            raise StepFailed(self.state.host, "recipes", outcome.error or "the recipes failed")
+
+    def health_check(self, command: str, attempts: int, interval: float, timeout: float) -> str:
+        started = time.monotonic()
+        try:
+            result = self.run("health_check", hostscripts.health_script(command, attempts, interval, timeout))
+        finally:
+            self.state.health_seconds += time.monotonic() - started
+        return result.stdout.decode("utf-8", "replace").strip()
+
+    def finish(self, remove: list[str], entry: dict[str, Any]) -> None:
+        self.run("finish", hostscripts.finish_script(self.app, remove, entry))
+
+    def undeploy(self, entry: dict[str, Any]) -> None:
+        self.run("undeploy", hostscripts.undeploy_script(self.app, entry))
+
+    def history(self) -> str:
+        return self.run("history", hostscripts.history_script(self.app)).stdout.decode("utf-8", "replace")

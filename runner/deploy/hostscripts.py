@@ -1,0 +1,212 @@
+"""The shell scripts a deployment runs on a host, one per step (POSIX sh, every value shlex-quoted).
+
+Each script prints ``@@step NAME`` before each part, so when it fails the
+runner can say which part and show that part's output. Scripts travel on
+stdin (see :mod:`runner.engine.wire`); payloads follow the script on stdin.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from collections.abc import Sequence
+from typing import Any
+
+from runner.deploy.releases import INSPECT_CURRENT, INSPECT_RELEASE
+
+STEP = "@@step"
+SOURCE = "@@source"
+HOOKS_BEFORE_SWITCH = ("before_migrate", "before_symlink")
+SHARED_DIRS = ("config", "log", "pids", "system")
+UNDEPLOYED_DIR = "/var/lib/runner/undeployed"
+q = shlex.quote
+
+
+def app_root(app: str) -> str:
+    return f"/srv/{app}"
+
+
+def undeployed_log(app: str) -> str:
+    """Where undeploy keeps an app's deployments.log, so `runner history` still has it."""
+    return f"{UNDEPLOYED_DIR}/{app}.log"
+
+
+def _head(app: str, release: str | None = None) -> list[str]:
+    lines = ["set -e", f"A={q(app_root(app))}"]
+    if release is not None:
+        lines.append(f'R="$A/releases/"{q(release)}')
+    return lines
+
+
+def _step(name: str) -> str:
+    return f"printf '%s %s\\n' {STEP} {q(name)}"
+
+
+def _write_file(path_expr: str, content: str, mode: str) -> list[str]:
+    """Write ``content`` (quoted into the script) to ``path_expr`` atomically: temp file, then rename."""
+    return [
+        f'tmp="{path_expr}.tmp.$$"',
+        f'printf %s {q(content)} > "$tmp"',
+        f'chmod {mode} "$tmp"',
+        f'mv -f "$tmp" "{path_expr}"',
+    ]
+
+
+def _release_json(meta: dict[str, Any]) -> str:
+    return json.dumps(meta, sort_keys=True, separators=(",", ":")) + "\n"
+
+
+def _hook(name: str) -> list[str]:
+    """Run the release's deploy/<name> from the release directory, with the app's environment, if it exists."""
+    return [
+        f'if [ -f "$R/deploy/{name}" ]; then',
+        f"  {_step('hook:' + name)}",
+        f'  [ -x "$R/deploy/{name}" ] || {{ echo "deploy/{name} is not executable (chmod +x it)"; exit 1; }}',
+        f'  (cd "$R" && set -a && . "$A/shared/config/environment" && set +a && '
+        f'RELEASE_PATH="$R" ./deploy/{name}) 2>&1',
+        "fi",
+    ]
+
+
+def inspect_script(app: str) -> str:
+    """Print where current points and each release's id and .release.json (one line each)."""
+    return "\n".join(_head(app) + [
+        'cur=$(readlink "$A/current" 2>/dev/null || true)',
+        f"printf '%s %s\\n' {INSPECT_CURRENT} \"$cur\"",
+        'if [ -d "$A/releases" ]; then',
+        '  for d in "$A"/releases/*/; do',
+        '    [ -d "$d" ] || continue',
+        '    id=$(basename "$d")',
+        f"    printf '%s %s ' {INSPECT_RELEASE} \"$id\"",
+        '    if [ -f "$d.release.json" ]; then tr -d "\\n" < "$d.release.json"; fi',
+        "    printf '\\n'",
+        "  done",
+        "fi",
+    ]) + "\n"
+
+
+def stage_script(app: str, release: str, meta: dict[str, Any], env_size: int, payload_size: int | None,
+                 remote_fetch: str | None) -> str:
+    """Create the release directory, unpack the source into it, link the shared directories,
+    write the environment file and run the hooks that come before the switch.
+
+    stdin after the script: ``env_size`` bytes of environment file, then the
+    source's tar.gz (``payload_size`` bytes) unless ``remote_fetch`` fetches it on the host.
+    """
+    lines = _head(app, release) + [
+        _step("prepare"),
+        'mkdir -p "$A/releases"',
+        *(f'mkdir -p "$A/shared/{d}"' for d in SHARED_DIRS),
+        'mkdir "$R"',  # fails when the id exists: a release is never written twice
+        *_write_file("$R/.release.json", _release_json(meta), "0644"),
+        _step("environment"),
+        'tmp="$A/shared/config/environment.tmp.$$"',
+        f'(umask 077; head -c {env_size} > "$tmp")',
+        'mv -f "$tmp" "$A/shared/config/environment"',
+        _step("source"),
+    ]
+    if remote_fetch is None:
+        if payload_size is None:
+            raise ValueError("a source needs a payload or a remote fetch script")
+        lines.append(f'head -c {payload_size} | tar -xzf - -C "$R" --no-same-owner')
+    else:
+        lines += ["exec </dev/null", f'RELEASE="$R"; ( {remote_fetch}\n) 2>&1',
+                  'sum=$(cat "$R/.runner_checksum" 2>/dev/null || true)',
+                  'rev=$(cat "$R/.runner_revision" 2>/dev/null || true)',
+                  'rm -f "$R/.runner_checksum" "$R/.runner_revision"',
+                  f"printf '%s %s %s\\n' {SOURCE} \"${{sum:--}}\" \"${{rev:--}}\""]
+    lines += [
+        _step("shared"),
+        'rm -rf "$R/log" "$R/tmp/pids" "$R/public/system"',
+        'mkdir -p "$R/tmp" "$R/public" "$R/config"',
+        'ln -s "$A/shared/log" "$R/log"',
+        'ln -s "$A/shared/pids" "$R/tmp/pids"',
+        'ln -s "$A/shared/system" "$R/public/system"',
+        'for f in "$A"/shared/config/*; do',
+        '  [ -e "$f" ] || continue',
+        '  n=$(basename "$f")',
+        '  [ -e "$R/config/$n" ] || [ -L "$R/config/$n" ] || ln -s "$f" "$R/config/$n"',
+        "done",
+    ]
+    for hook in HOOKS_BEFORE_SWITCH:
+        lines += _hook(hook)
+    lines.append(_step("staged"))
+    return "\n".join(lines) + "\n"
+
+
+def switch_script(app: str, release: str | None, metas: dict[str, dict[str, Any]],
+                  hook: str | None = None) -> str:
+    """Point ``current`` at ``release`` atomically (None: remove it), rewrite the given
+    releases' .release.json, then run ``hook`` of the new release if given."""
+    lines = _head(app, release) if release is not None else _head(app)
+    for rid, meta in metas.items():
+        lines += [f'if [ -d "$A/releases/"{q(rid)} ]; then'] + [
+            "  " + line for line in _write_file(f"$A/releases/{rid}/.release.json", _release_json(meta), "0644")
+        ] + ["fi"]
+    lines.append(_step("switch"))
+    if release is None:
+        lines.append('rm -f "$A/current"')
+    else:
+        lines += [
+            '[ -d "$R" ] || { echo "release directory $R is missing"; exit 1; }',
+            'ln -sfn "releases/"' + q(release) + ' "$A/.current.tmp.$$"',
+            'mv -Tf "$A/.current.tmp.$$" "$A/current"',
+        ]
+        if hook:
+            lines += _hook(hook)
+    return "\n".join(lines) + "\n"
+
+
+def hook_script(app: str, release: str, hook: str, metas: dict[str, dict[str, Any]] | None = None) -> str:
+    """Run one hook of ``release``, after rewriting the given releases' .release.json."""
+    lines = _head(app, release)
+    for rid, meta in (metas or {}).items():
+        lines += _write_file(f"$A/releases/{rid}/.release.json", _release_json(meta), "0644")
+    return "\n".join(lines + _hook(hook)) + "\n"
+
+
+def finish_script(app: str, remove: Sequence[str], log_entry: dict[str, Any]) -> str:
+    """Delete old releases and append one line to deployments.log."""
+    lines = _head(app) + [_step("keep_releases")]
+    for rid in remove:
+        lines.append(f'rm -rf "$A/releases/"{q(rid)}')
+    lines += [_step("log"), f'printf %s {q(json.dumps(log_entry, sort_keys=True) + chr(10))} >> "$A/deployments.log"']
+    return "\n".join(lines) + "\n"
+
+
+def health_script(command: str, attempts: int, interval: float, timeout: float) -> str:
+    """Run the health check up to ``attempts`` times, ``interval`` seconds apart, each for at most ``timeout`` s."""
+    secs = max(1, int(round(timeout)))
+    return "\n".join([
+        f"n=0; while [ $n -lt {attempts} ]; do",
+        "  n=$((n + 1))",
+        f"  if out=$(timeout {secs} sh -c {q(command)} 2>&1); then echo \"healthy after $n tries\"; exit 0; fi",
+        "  last=$out",
+        f"  [ $n -lt {attempts} ] && sleep {interval:g}",
+        "done",
+        f'echo "unhealthy after $n tries ({attempts} allowed, {interval:g} s apart); last output:"',
+        'printf "%s\\n" "$last"',
+        "exit 1",
+    ]) + "\n"
+
+
+def undeploy_script(app: str, log_entry: dict[str, Any]) -> str:
+    """Keep the app's deployments.log (plus this undeploy) under /var/lib/runner, then remove /srv/<app>."""
+    keep = undeployed_log(app)
+    line = json.dumps(log_entry, sort_keys=True) + "\n"
+    return "\n".join(_head(app) + [
+        _step("log"),
+        f"mkdir -p {q(UNDEPLOYED_DIR)}",
+        f'if [ -f "$A/deployments.log" ]; then cat "$A/deployments.log" >> {q(keep)}; fi',
+        f"printf %s {q(line)} >> {q(keep)}",
+        _step("remove"),
+        'rm -rf "$A"',
+    ]) + "\n"
+
+
+def history_script(app: str) -> str:
+    """Print every deployments.log line of the app on this host, undeployed ones first."""
+    return "\n".join([
+        f"cat {q(undeployed_log(app))} 2>/dev/null || true",
+        f"cat {q(app_root(app) + '/deployments.log')} 2>/dev/null || true",
+    ]) + "\n"

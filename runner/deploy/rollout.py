@@ -1,0 +1,377 @@
+"""A deployment or rollback of one app across its hosts: the :class:`~runner.strategies.api.Rollout`
+that strategies drive.
+
+Every host keeps one SSH connection for the whole run. Operations on a batch
+run on its hosts in parallel; a host that fails is put back where it was (its
+``current`` link and its running app) and is never touched again in the run,
+and the other hosts go on.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import getpass
+import shlex
+import socket
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from runner.deploy.host import HostDeploy, HostSteps, StepFailed
+from runner.deploy.releases import DEPLOYED, FAILED, ROLLED_BACK, STAGED, HostReleases, Release, releases_to_remove
+from runner.engine.host import HostOptions
+from runner.engine.redact import Redactor
+from runner.errors import HostError
+from runner.lifecycle import EventCompiler
+from runner.model.stack import App, DeploySettings, Stack
+from runner.recipes import DeploymentView, mark_sensitive
+from runner.ssh.connection import Connection
+from runner.ssh.target import SshTarget
+
+PENDING, DONE, FAILED_HOST, REVERTED, SKIPPED = "pending", "done", "failed", "reverted", "skipped"
+
+
+@dataclass
+class BatchRecord:
+    label: str
+    hosts: list[str]
+    seconds: float = 0.0
+    health_seconds: float = 0.0
+    failed: list[str] = field(default_factory=list)
+
+
+def environment_file(app: App) -> bytes:
+    """The app's environment as ``NAME='value'`` lines: sourced by deploy hooks, read by systemd units."""
+    return "".join(f"{name}={shlex.quote(env.value)}\n" for name, env in sorted(app.environment.items())).encode()
+
+
+def who() -> str:
+    try:
+        user = getpass.getuser()
+    except Exception:  # no user name in this environment
+        user = "unknown"
+    return f"{user}@{socket.gethostname()}"
+
+
+class Deployment:
+    """One run of ``runner deploy`` or ``runner rollback`` for one app (implements the Rollout protocol)."""
+
+    def __init__(self, stack: Stack, app: App, command: str, settings: DeploySettings, hosts: Sequence[str],
+                 targets: dict[str, SshTarget], compiler: EventCompiler, redact: Redactor,
+                 log: Callable[[str, str], None], verbose: int = 0, parallel: int = 25,
+                 balancer: Any = None, source: Any = None):
+        self.stack, self.app, self.command, self.settings = stack, app, command, settings
+        self.targets, self.compiler, self.redact = targets, compiler, redact
+        self.log_line, self.verbose, self.parallel = log, verbose, parallel
+        self.balancer, self.source = balancer, source
+        self.states: dict[str, HostDeploy] = {h: HostDeploy(h) for h in hosts}
+        self.steps = {h: HostSteps(self.states[h], app.name, redact, log, verbose) for h in hosts}
+        self.hosts: list[str] = list(hosts)
+        self.release: str | None = None
+        self.deployment_id = str(uuid.uuid4())
+        self.who = who()
+        self.started_at = _dt.datetime.now(_dt.UTC)
+        self.failures = 0
+        self.stopped: str | None = None
+        self.batches: list[BatchRecord] = []
+        self.environment = environment_file(app)
+        self.options = HostOptions(verbose=verbose, log=log, redact=redact)
+
+    # -- plumbing ------------------------------------------------------------------
+
+    def say(self, message: str) -> None:
+        self.log_line("", self.redact(message))
+
+    @property
+    def has_balancer(self) -> bool:
+        return self.balancer is not None
+
+    def _live(self, batch: Sequence[str]) -> list[str]:
+        return [h for h in batch if self.states[h].status in (PENDING, DONE)]
+
+    def _parallel(self, batch: Sequence[str], work: Callable[[str], None]) -> list[str]:
+        """Run ``work`` on each host of ``batch`` at once; returns the hosts it failed on (recorded)."""
+        hosts = self._live(batch)
+        if not hosts:
+            return []
+
+        def one(host: str) -> str | None:
+            started = time.monotonic()
+            try:
+                work(host)
+                return None
+            except StepFailed as exc:
+                self._fail(host, exc.step, exc.message, exc.output)
+                return host
+            finally:
+                self.states[host].seconds += time.monotonic() - started
+
+        with ThreadPoolExecutor(max_workers=max(1, min(self.parallel, len(hosts)))) as pool:
+            failed = [h for h in pool.map(one, hosts) if h]
+        return failed
+
+    def _fail(self, host: str, step: str, message: str, output: str = "") -> None:
+        state = self.states[host]
+        if state.status in (FAILED_HOST, REVERTED):
+            return
+        state.status, state.step, state.error, state.output = FAILED_HOST, step, self.redact(message), output
+        self.log_line(host, self.redact(f"failed at {step}: {message}"))
+
+    def _meta(self, host: str, status: str) -> dict[str, Any]:
+        return {**self.states[host].meta, "status": status}
+
+    def _resources(self, host: str, release: str | None):
+        inst = self.stack.instances[host]
+        view = DeploymentView(self.command if self.command != "rollback" else "rollback", self.app.name, release,
+                              args={"deployment_id": self.deployment_id})
+        resources = self.compiler.deployment(inst, "deploy", view)
+        mark_sensitive(resources, set(self.redact.secrets))
+        return resources
+
+    # -- opening ---------------------------------------------------------------------
+
+    def open(self) -> None:
+        """Connect to every host and read its releases; unreachable hosts fail and leave the run."""
+
+        def connect(host: str) -> None:
+            conn = Connection(self.targets[host])
+            self.states[host].conn = conn
+            self.log_line(host, "connecting")
+            try:
+                conn.open()
+            except HostError as exc:
+                raise StepFailed(host, "connect", self.redact(exc.message)) from None
+            self.steps[host].inspect()
+
+        self._parallel(self.hosts, connect)
+        self.hosts = [h for h in self.hosts if self.states[h].status == PENDING]
+
+    def close(self) -> None:
+        for state in self.states.values():
+            if state.conn is not None:
+                state.conn.close()
+
+    def choose_release(self, release_id: Callable[[_dt.datetime, list[str]], str]) -> str:
+        existing = [r.id for h in self.hosts for r in self.states[h].releases.releases]
+        self.release = release_id(self.started_at, existing)
+        return self.release
+
+    # -- the operations strategies combine ---------------------------------------
+
+    def change(self, batch: Sequence[str]) -> list[str]:
+        work = self._deploy_host if self.command == "deploy" else self._rollback_host
+        return self._parallel(batch, work)
+
+    def _deploy_host(self, host: str) -> None:
+        assert self.release is not None and self.source is not None
+        state, steps, rid, source = self.states[host], self.steps[host], self.release, self.source
+        state.meta = {"id": rid, "app": self.app.name, "status": STAGED, "source": source.description,
+                      "revision": source.revision, "checksum": source.checksum, "deployment": self.deployment_id,
+                      "time": self.started_at.isoformat(timespec="seconds"), "who": self.who}
+        self.log_line(host, f"staging release {rid}")
+        state.release = rid
+        switched = False
+        try:
+            checksum, revision = steps.stage(rid, state.meta, self.environment, source.payload, source.remote_script)
+            if checksum:
+                state.meta["checksum"] = checksum
+            if revision:
+                state.meta["revision"] = revision
+            self.log_line(host, f"switching current to {rid}")
+            try:
+                steps.switch(rid, {rid: self._meta(host, STAGED)}, hook="before_restart")
+            except StepFailed as exc:
+                switched = exc.step.startswith("hook:")
+                raise
+            switched = True
+            self.log_line(host, "running the deploy recipes")
+            steps.recipes(self._resources(host, rid), self.options)
+            steps.hook(rid, "after_restart", {rid: self._meta(host, DEPLOYED)})
+            state.meta["status"] = DEPLOYED
+            state.status = DONE
+        except StepFailed as exc:
+            self._fail(host, exc.step, exc.message, exc.output)
+            self._put_back(host, switched)
+            raise
+
+    def _rollback_host(self, host: str) -> None:
+        state, steps = self.states[host], self.steps[host]
+        current = state.releases.current
+        target = state.releases.previous()
+        if target is None:
+            where = f"older than {current}" if current else "(nothing is deployed)"
+            raise StepFailed(host, "rollback", f"no release {where} to roll back to; current is unchanged")
+        state.release = target.id
+        old = state.releases.get(current) if current else None
+        metas = {current: {**(old.meta if old else {}), "status": ROLLED_BACK}} if current else {}
+        switched = False
+        try:
+            self.log_line(host, f"switching current back from {current} to {target.id}")
+            try:
+                steps.switch(target.id, metas, hook="before_restart")
+            except StepFailed as exc:
+                switched = exc.step.startswith("hook:")
+                raise
+            switched = True
+            steps.recipes(self._resources(host, target.id), self.options)
+            steps.hook(target.id, "after_restart")
+            state.meta = dict(target.meta)
+            state.status = DONE
+        except StepFailed as exc:
+            self._fail(host, exc.step, exc.message, exc.output)
+            self._put_back(host, switched)
+            raise
+
+    def _put_back(self, host: str, switched: bool) -> None:
+        """Undo a host's change: ``current`` back to where it was and the app restarted on it."""
+        state, steps = self.states[host], self.steps[host]
+        previous = state.previous
+        try:
+            if self.command == "deploy":
+                metas = {state.release: self._meta(host, FAILED)} if state.release else {}
+            else:
+                old = state.releases.get(previous) if previous else None
+                metas = {previous: {**(old.meta if old else {}), "status": DEPLOYED}} if previous else {}
+            steps.switch(previous, metas)
+            if switched and previous is not None:
+                steps.recipes(self._resources(host, previous), self.options)
+            self.log_line(host, f"put back on {previous or 'no release'}")
+        except StepFailed as exc:
+            state.error = f"{state.error}; putting it back failed too: {exc.step}: {exc.message}"
+            state.status = FAILED_HOST
+            return
+        state.status = REVERTED if switched else FAILED_HOST
+
+    def revert(self, batch: Sequence[str]) -> None:
+        hosts = [h for h in batch if self.states[h].status == DONE]
+
+        def undo(host: str) -> None:
+            self._put_back(host, switched=True)
+            if self.states[host].status == REVERTED and not self.states[host].error:
+                self.states[host].error = "put back: " + (self.stopped or "its batch failed")
+
+        self._parallel(hosts, undo)
+
+    def health_check(self, batch: Sequence[str]) -> list[str]:
+        check = self.settings.health_check
+        hosts = [h for h in batch if self.states[h].status == DONE]
+        if check is None or not hosts:
+            return []
+
+        def one(host: str) -> None:
+            self.log_line(host, "health check")
+            message = self.steps[host].health_check(check.command, check.retries + 1, check.interval, check.timeout)
+            self.log_line(host, message.splitlines()[-1] if message else "healthy")
+
+        failed = self._parallel(hosts, one)
+        # an unhealthy host runs the new release: put it back (its failure stays recorded as health_check)
+        with ThreadPoolExecutor(max_workers=max(1, min(self.parallel, len(failed) or 1))) as pool:
+            list(pool.map(lambda host: self._put_back(host, switched=True), failed))
+        return failed
+
+    def _balancer_call(self, action: str, batch: Sequence[str]) -> list[str]:
+        hosts = self._live(batch)
+        if self.balancer is None or not hosts:
+            return []
+        self.say(f"load balancer: {action} {', '.join(hosts)}")
+        try:
+            getattr(self.balancer, action)(hosts)
+        except Exception as exc:  # a balancer plugin's failure is the run's failure, not a crash
+            for host in hosts:
+                self._fail(host, f"balancer:{action}", str(exc))
+            return hosts
+        return []
+
+    def drain(self, batch: Sequence[str]) -> list[str]:
+        return self._balancer_call("drain", batch)
+
+    def enable(self, batch: Sequence[str]) -> list[str]:
+        if self.balancer is None:
+            return []
+        hosts = [h for h in batch if self.states[h].status in (PENDING, DONE, REVERTED)]
+        self.say(f"load balancer: enable {', '.join(hosts)}")
+        try:
+            self.balancer.enable(hosts)
+        except Exception as exc:
+            for host in hosts:
+                self._fail(host, "balancer:enable", str(exc))
+            return hosts
+        return []
+
+    def balancer_states(self) -> dict[str, str]:
+        if self.balancer is None:
+            return {}
+        return dict(self.balancer.states())
+
+    def step(self, batch: Sequence[str], undo_batch: bool = True, label: str | None = None) -> bool:
+        record = BatchRecord(label or f"batch {len(self.batches) + 1}", list(batch))
+        self.batches.append(record)
+        started = time.monotonic()
+        failed = self.drain(batch)
+        failed += self.change(batch)
+        health_started = time.monotonic()
+        failed += self.health_check(batch)
+        record.health_seconds = time.monotonic() - health_started if self.settings.health_check else 0.0
+        self.failures += len(failed)
+        record.failed = sorted(set(failed))
+        go_on = self.failures <= self.settings.max_failures
+        if not go_on and undo_batch:
+            self.stopped = f"{record.label} failed"
+            self.revert(batch)
+        self.enable(batch)
+        record.seconds = time.monotonic() - started
+        return go_on
+
+    def stop(self, reason: str) -> None:
+        self.stopped = self.stopped or reason
+        for host in self.hosts:
+            state = self.states[host]
+            if state.status == PENDING:
+                state.status, state.error = SKIPPED, f"not deployed: {reason}"
+        self.say(f"stopped: {reason}")
+
+    # -- finishing ---------------------------------------------------------------------
+
+    def log_entry_base(self, host: str) -> dict[str, Any]:
+        """The fields every deployments.log line has."""
+        return {"time": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"), "command": self.command,
+                "deployment": self.deployment_id, "app": self.app.name, "host": host,
+                "strategy": self.settings.strategy, "who": self.who}
+
+    def log_entry(self, host: str) -> dict[str, Any]:
+        state = self.states[host]
+        entry = {**self.log_entry_base(host), "release": state.release, "previous": state.previous,
+                 "revision": state.meta.get("revision"), "checksum": state.meta.get("checksum"),
+                 "source": state.meta.get("source"), "result": "ok" if state.status == DONE else "failed"}
+        if state.status != DONE:
+            entry.update(step=state.step, error=state.error)
+        return entry
+
+    def finish(self) -> None:
+        """Keep ``keep_releases`` on every host that took the new release, and log the run on every host touched."""
+
+        def one(host: str) -> None:
+            state = self.states[host]
+            remove: list[str] = []
+            if self.command == "deploy" and state.status == DONE and state.release:
+                releases = [r for r in state.releases.releases if r.id != state.release]
+                releases.append(Release(state.release, dict(state.meta)))
+                after = HostReleases(tuple(sorted(releases, key=lambda r: r.id)), state.release)
+                remove = releases_to_remove(after, self.settings.keep_releases, protect=[state.release])
+            started = time.monotonic()
+            try:
+                self.steps[host].finish(remove, self.log_entry(host))
+            except StepFailed as exc:
+                if state.status == DONE:  # the release is live, but its bookkeeping failed: say so
+                    state.status, state.step, state.error, state.output = FAILED_HOST, exc.step, exc.message, exc.output
+            finally:
+                state.seconds += time.monotonic() - started
+
+        touched = [h for h, s in self.states.items()
+                   if s.status in (DONE, FAILED_HOST, REVERTED) and s.conn is not None and s.release]
+        if touched:
+            with ThreadPoolExecutor(max_workers=max(1, min(self.parallel, len(touched)))) as pool:
+                list(pool.map(one, touched))
