@@ -35,7 +35,8 @@ def load_stack(args: argparse.Namespace, registry: Registry) -> Stack:
         # no strategy plugin loaded (or all disabled): say so rather than call every strategy unknown
         print("runner: warning: no deployment strategy plugin is loaded; deploy.strategy is not checked",
               file=sys.stderr)
-    return load_and_validate(path, known_providers=set(registry.providers), known_strategies=strategies)
+    return load_and_validate(path, known_providers=set(registry.providers), known_strategies=strategies,
+                             known_balancers=set(registry.load_balancers) or None)
 
 
 def command_json(args: argparse.Namespace) -> dict[str, Any]:

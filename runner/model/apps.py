@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from runner.model.fields import Checker, Invalid, describe
+from runner.balancers.api import BalancerSettings
+from runner.model.fields import Checker, Invalid, describe, suggest
 from runner.model.sections import layer_refs
 from runner.model.stack import APP_SOURCE_TYPES, App, AppSource, DeploySettings, EnvValue, HealthCheck
 from runner.model.yamlsource import KeyPath
@@ -18,7 +19,11 @@ SOURCE_KEYS: dict[str, tuple[str, ...]] = {
     "s3": ("type", "bucket", "key", "region", "fetch"),
 }
 FETCH_MODES: tuple[str, ...] = ("local", "remote")
-DEPLOY_KEYS: tuple[str, ...] = ("strategy", "batch", "keep_releases", "max_failures", "health_check", "options")
+DEPLOY_KEYS: tuple[str, ...] = (
+    "strategy", "batch", "keep_releases", "max_failures", "health_check", "options", "load_balancer",
+)
+BALANCER_KEYS: tuple[str, ...] = ("type", "layer", "backend", "options")
+DEFAULT_BALANCER_LAYER = "lb"
 HEALTH_CHECK_KEYS: tuple[str, ...] = ("command", "timeout", "retries", "interval")
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -33,7 +38,9 @@ def build_app(check: Checker, name: str, raw: Any, layers: list[str]) -> App | N
     source = check.get(raw, path + ("source",), lambda p, v: _source(check, p, v))
     app_layers = check.get(raw, path + ("layers",), lambda p, v: layer_refs(check, p, v, layers), ())
     environment = check.get(raw, path + ("environment",), lambda p, v: _environment(check, p, v), {})
-    deploy = check.get(raw, path + ("deploy",), lambda p, v: _deploy(check, p, v), DeploySettings())
+    deploy = check.get(raw, path + ("deploy",), lambda p, v: _deploy(check, p, v, layers, app_layers))
+    if deploy is None:
+        deploy = DeploySettings(load_balancer=default_balancer(layers, app_layers))
     custom_json = check.get(raw, path + ("custom_json",), check.free_mapping, {})
     if source is None:
         return None
@@ -101,9 +108,11 @@ def _env_text(check: Checker, path: KeyPath, value: Any) -> str:
     raise check.fail(path, f"expected a string, number, boolean or {{value, secure}}, got {describe(value)}")
 
 
-def _deploy(check: Checker, path: KeyPath, value: Any) -> DeploySettings:
+def _deploy(check: Checker, path: KeyPath, value: Any, layers: list[str],
+            app_layers: tuple[str, ...]) -> DeploySettings:
     raw = check.mapping(path, value, DEPLOY_KEYS, allow_null=True)
     defaults = DeploySettings()
+    balancer = default_balancer(layers, app_layers)
     return DeploySettings(
         strategy=check.get(raw, path + ("strategy",), check.string, defaults.strategy),
         batch=check.get(raw, path + ("batch",), lambda p, v: _batch(check, p, v), defaults.batch),
@@ -115,7 +124,53 @@ def _deploy(check: Checker, path: KeyPath, value: Any) -> DeploySettings:
         ),
         health_check=check.get(raw, path + ("health_check",), lambda p, v: _health_check(check, p, v)),
         options=check.get(raw, path + ("options",), check.free_mapping, {}),
+        load_balancer=check.get(
+            raw, path + ("load_balancer",), lambda p, v: _balancer(check, p, v, layers, app_layers), balancer
+        ),
     )
+
+
+def default_balancer(layers: list[str], app_layers: tuple[str, ...]) -> BalancerSettings | None:
+    """HAProxy on layer ``lb`` in front of the app's first layer, when the stack has an ``lb``
+    layer the app does not run on; else no balancer."""
+    if DEFAULT_BALANCER_LAYER in layers and DEFAULT_BALANCER_LAYER not in app_layers and app_layers:
+        return BalancerSettings(layer=DEFAULT_BALANCER_LAYER, backend=app_layers[0])
+    return None
+
+
+def _balancer(check: Checker, path: KeyPath, value: Any, layers: list[str],
+              app_layers: tuple[str, ...]) -> BalancerSettings | None:
+    """``load_balancer: false`` (none), ``true`` or a mapping of :data:`BALANCER_KEYS` (defaults filled in)."""
+    if value is False:
+        return None
+    raw = {} if value is True else check.mapping(path, value, BALANCER_KEYS, allow_null=True)
+    defaults = BalancerSettings()
+    kind = check.get(raw, path + ("type",), check.string, defaults.type)
+    layer = check.get(raw, path + ("layer",), lambda p, v: _balancer_layer(check, p, v, layers, app_layers))
+    if "layer" not in raw:
+        if DEFAULT_BALANCER_LAYER not in layers or DEFAULT_BALANCER_LAYER in app_layers:
+            lb = DEFAULT_BALANCER_LAYER
+            message = (f"no layer '{lb}' to run the load balancer" if lb not in layers
+                       else f"the app runs on layer '{lb}' itself, so the load balancer needs another layer")
+            raise check.fail(path, message,
+                             "name the balancer's layer with 'layer:', or write 'load_balancer: false'",
+                             at_key=True)
+        layer = DEFAULT_BALANCER_LAYER
+    backend = check.get(raw, path + ("backend",), check.string, app_layers[0] if app_layers else "")
+    options = check.get(raw, path + ("options",), check.free_mapping, {})
+    if layer is None or not backend:
+        raise Invalid()
+    return BalancerSettings(kind, layer, backend, options)
+
+
+def _balancer_layer(check: Checker, path: KeyPath, value: Any, layers: list[str],
+                    app_layers: tuple[str, ...]) -> str:
+    layer = check.string(path, value)
+    if layer not in layers:
+        raise check.fail(path, f"unknown layer '{layer}'", suggest(layer, layers))
+    if layer in app_layers:
+        raise check.fail(path, f"layer '{layer}' runs the app itself; the load balancer needs a layer of its own")
+    return layer
 
 
 def _batch(check: Checker, path: KeyPath, value: Any) -> int | str:

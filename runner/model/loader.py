@@ -186,6 +186,7 @@ class _Builder:
                 user=d.user,
                 key=d.key,
                 custom_json=d.custom_json,
+                ports=d.ports,
                 location=d.check.key_at(("instances", d.name)),
             )
             for d in drafts

@@ -14,7 +14,7 @@ from runner.model.stack import LIFECYCLE_EVENTS, Layer
 from runner.model.yamlsource import KeyPath
 
 LAYER_KEYS: tuple[str, ...] = ("recipes", "packages", "custom_json", "auto_healing", "shutdown_timeout")
-INSTANCE_KEYS: tuple[str, ...] = ("layers", "hostname", "address", "port", "user", "key", "custom_json")
+INSTANCE_KEYS: tuple[str, ...] = ("layers", "hostname", "address", "port", "user", "key", "custom_json", "ports")
 
 _RECIPE = re.compile(r"^[A-Za-z0-9_-]+(::[A-Za-z0-9_-]+)?$")
 
@@ -79,6 +79,7 @@ class InstanceDraft:
     key: Path | None
     custom_json: dict[str, Any]
     check: Checker
+    ports: tuple[int, ...] = ()
 
 
 def read_instance(check: Checker, name: str, raw: Any, layers: list[str]) -> InstanceDraft:
@@ -96,7 +97,24 @@ def read_instance(check: Checker, name: str, raw: Any, layers: list[str]) -> Ins
         key=check.get(raw, path + ("key",), check.file_path),
         custom_json=check.get(raw, path + ("custom_json",), check.free_mapping, {}),
         check=check,
+        ports=check.get(raw, path + ("ports",), lambda p, v: service_ports(check, p, v), ()),
     )
+
+
+def service_ports(check: Checker, path: KeyPath, value: Any) -> tuple[int, ...]:
+    """``ports: [80, 443]``: TCP ports of services on the instance (a provider may publish them)."""
+    if not isinstance(value, list):
+        raise check.expected(path, "a list of port numbers", value)
+    ports: list[int] = []
+    for i, item in enumerate(value):
+        port = check.attempt(check.integer, path + (i,), item, 1, 65535)
+        if port is None:
+            continue
+        if port in ports:
+            check.fail(path + (i,), f"port {port} is listed twice")
+            continue
+        ports.append(port)
+    return tuple(ports)
 
 
 def layer_refs(check: Checker, path: KeyPath, value: Any, layers: list[str]) -> tuple[str, ...]:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from runner.balancers.api import BalancerSettings
 from runner.errors import Location
 
 LIFECYCLE_EVENTS: tuple[str, ...] = ("setup", "configure", "deploy", "undeploy", "shutdown")
@@ -58,6 +59,7 @@ class DeploySettings:
     max_failures: int = 0
     health_check: HealthCheck | None = None
     options: dict[str, Any] = field(default_factory=dict)  # strategy-specific extras
+    load_balancer: BalancerSettings | None = None  # None: no balancer to take instances out of
 
 
 @dataclass(frozen=True)
@@ -97,6 +99,7 @@ class Instance:
     user: str | None = None
     key: Path | None = None
     custom_json: dict[str, Any] = field(default_factory=dict)
+    ports: tuple[int, ...] = ()  # service ports to publish (docker: on 127.0.0.1, a port Docker picks)
     location: Location = Location("stack.yml")
 
 

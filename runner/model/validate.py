@@ -1,8 +1,8 @@
 """Check a loaded stack against its cookbooks and the installed plugins.
 
 Loading checks the file on its own; this checks what it refers to: recipe
-names against recipe files, cookbook ``depends``, the provider and deploy
-strategies against what plugins offer, and literal ``include_recipe("cb::r")``
+names against recipe files, cookbook ``depends``, the provider, deploy
+strategies and load balancer types against what plugins offer, and literal ``include_recipe("cb::r")``
 calls inside the recipes the stack can run (found with ``ast``, so no recipe
 code runs here).
 """
@@ -25,11 +25,13 @@ def validate_stack(
     cookbooks: CookbookSet,
     known_providers: set[str] | None = None,
     known_strategies: set[str] | None = None,
+    known_balancers: set[str] | None = None,
 ) -> list[UserError]:
     """Every problem found, each located in the stack file or a recipe file.
 
     :param known_providers: provider names the plugins offer; None skips the check.
     :param known_strategies: deployment strategy names; None skips the check.
+    :param known_balancers: load balancer types; None skips the check.
     """
     errors: list[UserError] = []
     reachable: list[RecipeRef] = []
@@ -61,7 +63,23 @@ def validate_stack(
                         or "no deployment strategy plugin is installed",
                     )
                 )
+    if known_balancers is not None:
+        errors.extend(check_balancer_types(stack, known_balancers))
     errors.extend(check_included_recipes(cookbooks, reachable))
+    return errors
+
+
+def check_balancer_types(stack: Stack, known: set[str]) -> list[UserError]:
+    """An error for each app whose ``deploy.load_balancer.type`` no plugin adds."""
+    errors = []
+    for app in stack.apps.values():
+        balancer = app.deploy.load_balancer
+        if balancer is not None and balancer.type not in known:
+            errors.append(UserError(
+                f"unknown load balancer type '{balancer.type}'",
+                stack.where("apps", app.name, "deploy", "load_balancer", "type"),
+                suggest(balancer.type, sorted(known), list_all=True) or "no load balancer plugin is loaded",
+            ))
     return errors
 
 
@@ -119,6 +137,7 @@ def load_and_validate(
     path: str | Path,
     known_providers: set[str] | None = None,
     known_strategies: set[str] | None = None,
+    known_balancers: set[str] | None = None,
 ) -> Stack:
     """Load a stack file and validate it against its cookbooks.
 
@@ -126,7 +145,7 @@ def load_and_validate(
     """
     stack = load_stack(path)
     cookbooks = CookbookSet.from_sources(stack.cookbooks)
-    errors = validate_stack(stack, cookbooks, known_providers, known_strategies)
+    errors = validate_stack(stack, cookbooks, known_providers, known_strategies, known_balancers)
     if errors:
         raise UserErrors(errors)
     return stack

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from runner.balancers.api import BalancerSettings
 from runner.errors import Location, UserErrors
 from runner.model.loader import load_stack
 from runner.model.stack import DeploySettings, EnvValue, HealthCheck
@@ -130,6 +131,7 @@ def test_good_stack_builds_the_model(in_tmp):
         max_failures=1,
         health_check=HealthCheck("curl -f localhost", timeout=5.0, retries=2, interval=0.5),
         options={"drain": 10},
+        load_balancer=BalancerSettings(type="haproxy", layer="lb", backend="web_app"),  # the default: layer lb
     )
     assert stack.apps["site"].source.options == {"url": "https://example.invalid/site.git", "revision": "1234"}
     assert stack.apps["site"].deploy == DeploySettings()
