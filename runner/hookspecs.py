@@ -2,8 +2,8 @@
 
 A plugin is a module (or object) with functions named like the specs below,
 decorated with :data:`runner.hookimpl`. Built-in resource types, strategies,
-providers and commands are plugins of exactly this kind; third-party ones are
-found through the ``runner`` entry-point group::
+providers, load balancers and commands are plugins of exactly this kind;
+third-party ones are found through the ``runner`` entry-point group::
 
     # setup.cfg of a plugin distribution
     [options.entry_points]
@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
+    from runner.balancers.api import LoadBalancer
     from runner.cli.api import Command
     from runner.events import HostResult, RunInfo, RunReport
     from runner.providers.api import Provider
@@ -74,6 +75,20 @@ def runner_providers() -> list[type[Provider]]:
     ``stack.provider`` says in stack.yml.
 
     :return: a list of :class:`runner.providers.api.Provider` subclasses.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def runner_load_balancers() -> list[type[LoadBalancer]]:
+    """Return the load balancers this plugin adds (``haproxy``, an ``nginx``, a cloud balancer ...).
+
+    Called once when the registry is built. Each class's ``name`` is what an
+    app's ``deploy.load_balancer.type`` says; rolling and blue/green
+    deployments use it to take instances out of rotation and put them back.
+
+    :return: a list of :class:`runner.balancers.api.LoadBalancer` subclasses.
 
     .. versionadded:: 0.1
     """

@@ -28,6 +28,7 @@ CORE_DISTRIBUTION = "opsrunner"
 BUILTIN_PLUGINS: tuple[tuple[str, str], ...] = (
     ("resources", "runner.resources.builtin.plugin"),
     ("static", "runner.providers.static"),
+    ("haproxy", "runner.balancers.haproxy"),
     ("validate", "runner.cli.commands.validate"),
     ("plugins", "runner.cli.commands.plugins"),
     ("instances", "runner.cli.commands.instances"),

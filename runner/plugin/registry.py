@@ -15,6 +15,7 @@ from typing import Any
 
 import pluggy
 
+from runner.balancers.api import LoadBalancer
 from runner.cli.api import Command
 from runner.errors import UserError
 from runner.plugin.manager import PluginOrigin, create_plugin_manager, disabled_from_env
@@ -22,7 +23,9 @@ from runner.providers.api import Provider
 from runner.resources.api import Resource
 from runner.strategies.api import Strategy
 
-REGISTRATION_HOOKS = ("runner_resource_types", "runner_strategies", "runner_providers", "runner_commands")
+REGISTRATION_HOOKS = (
+    "runner_resource_types", "runner_strategies", "runner_providers", "runner_load_balancers", "runner_commands",
+)
 
 
 @dataclass
@@ -34,6 +37,7 @@ class PluginInfo:
     resource_types: list[str] = field(default_factory=list)
     strategies: list[str] = field(default_factory=list)
     providers: list[str] = field(default_factory=list)
+    load_balancers: list[str] = field(default_factory=list)
     commands: list[str] = field(default_factory=list)
 
 
@@ -45,6 +49,7 @@ class Registry:
         self.resource_types: dict[str, type[Resource]] = {}
         self.strategies: dict[str, type[Strategy]] = {}
         self.providers: dict[str, type[Provider]] = {}
+        self.load_balancers: dict[str, type[LoadBalancer]] = {}
         self.commands: dict[str, Command] = {}
         self.plugins: list[PluginInfo] = []
         owners: dict[tuple[str, str], str] = {}
@@ -72,6 +77,7 @@ class Registry:
             "runner_resource_types": ("resource type", self.resource_types, info.resource_types, "type_name"),
             "runner_strategies": ("strategy", self.strategies, info.strategies, "name"),
             "runner_providers": ("provider", self.providers, info.providers, "name"),
+            "runner_load_balancers": ("load balancer", self.load_balancers, info.load_balancers, "name"),
             "runner_commands": ("command", self.commands, info.commands, "name"),
         }[hook]
         for item in items:
@@ -99,6 +105,9 @@ class Registry:
 
     def strategy(self, name: str) -> type[Strategy]:
         return self._lookup("strategy", self.strategies, name)
+
+    def load_balancer(self, name: str) -> type[LoadBalancer]:
+        return self._lookup("load balancer", self.load_balancers, name)
 
     def notify(self, hook_name: str, **kwargs: Any) -> None:
         """Call a run hook; a plugin's exception becomes a warning, never a failed run."""

@@ -8,6 +8,7 @@ import json
 from runner import hookimpl
 from runner.cli.api import Command, CommandContext
 from runner.cli.table import print_table
+from runner.plugin.registry import REGISTRATION_HOOKS
 
 
 class PluginsCommand(Command):
@@ -24,16 +25,17 @@ class PluginsCommand(Command):
             data = [{"name": p.origin.name, "distribution": p.origin.distribution, "version": p.origin.version,
                      "module": p.origin.module, "builtin": p.origin.builtin, "hooks": p.hooks,
                      "resource_types": p.resource_types, "strategies": p.strategies,
-                     "providers": p.providers, "commands": p.commands} for p in plugins]
+                     "providers": p.providers, "load_balancers": p.load_balancers,
+                     "commands": p.commands} for p in plugins]
             ctx.out.write(json.dumps(data, indent=2) + "\n")
             return 0
         rows = []
         for p in plugins:
             adds = [f"{label}: {', '.join(items)}" for label, items in (
                 ("resource types", p.resource_types), ("strategies", p.strategies),
-                ("providers", p.providers), ("commands", p.commands)) if items]
-            others = [h for h in p.hooks if h not in ("runner_resource_types", "runner_strategies",
-                                                        "runner_providers", "runner_commands")]
+                ("providers", p.providers), ("load balancers", p.load_balancers),
+                ("commands", p.commands)) if items]
+            others = [h for h in p.hooks if h not in REGISTRATION_HOOKS]
             if others:
                 adds.append("hooks: " + ", ".join(others))
             rows.append((p.origin.name, f"{p.origin.distribution} {p.origin.version}", "; ".join(adds) or "-"))

@@ -1,0 +1,74 @@
+"""Open the load balancer of an app: find the lb layer's online instances and connect to each."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from runner.balancers.api import BalancerError, LoadBalancer
+from runner.errors import HostError, UserError
+from runner.model.stack import App, Stack
+from runner.providers.api import ONLINE, InstanceState
+from runner.ssh.connection import Connection
+from runner.ssh.target import resolve_target
+
+if TYPE_CHECKING:
+    from runner.plugin.registry import Registry
+
+
+def open_balancer(
+    stack: Stack,
+    registry: Registry,
+    app: App | str,
+    provider_states: Sequence[InstanceState] | None = None,
+) -> LoadBalancer | None:
+    """The app's balancer with a connection to every online instance of its layer; None when it has none.
+
+    Close it with ``close()`` or use it in a ``with`` block.
+
+    :param app: the app, or its name.
+    :param provider_states: the provider's states of (at least) the lb layer's
+        instances, when the caller has them; else the stack's provider is asked.
+    :raises UserError: an unknown balancer type or bad balancer options.
+    :raises BalancerError: the lb layer has no online instance, or one cannot be reached.
+    """
+    if isinstance(app, str):
+        app = stack.apps[app]
+    settings = app.deploy.load_balancer
+    if settings is None:
+        return None
+    where = stack.where("apps", app.name, "deploy", "load_balancer")
+    try:
+        balancer_class = registry.load_balancer(settings.type)
+    except UserError as exc:
+        raise UserError(exc.message, stack.where("apps", app.name, "deploy", "load_balancer", "type"),
+                        exc.hint) from None
+    members = [i.name for i in stack.instances_of(settings.layer)]
+    if provider_states is None:
+        provider_states = registry.provider(stack.provider)(stack).status(members) if members else []
+    hosts = [s.host for s in provider_states if s.name in members and s.status == ONLINE and s.host]
+    if not hosts:
+        raise BalancerError(f"app {app.name!r}: layer {settings.layer!r} has no online instance to run the "
+                            f"{settings.type} balancer ({where})")
+    connections: dict[str, Connection] = {}
+    try:
+        for host in hosts:
+            connections[host.instance] = Connection(resolve_target(stack, host)).open()
+        return balancer_class(settings, connections)
+    except HostError as exc:
+        _close(connections)
+        raise BalancerError(exc.message, exc.host) from None
+    except UserError as exc:
+        _close(connections)
+        if exc.location is None:  # the balancer's own check of its options
+            raise UserError(exc.message, stack.where("apps", app.name, "deploy", "load_balancer", "options"),
+                            exc.hint) from None
+        raise
+    except BaseException:
+        _close(connections)
+        raise
+
+
+def _close(connections: dict[str, Connection]) -> None:
+    for connection in connections.values():
+        connection.close()
