@@ -32,6 +32,7 @@ class HostAddress:
     user: str | None = None  # None: the stack's ssh.user
     key: Path | None = None  # None: the stack's ssh.key, the agent, ~/.ssh/config
     private_address: str | None = None  # how other instances reach it; None: same as address
+    ports: dict[int, int] = field(default_factory=dict, hash=False)  # service port -> the port reaching it at address
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ class StaticProvider(Provider):
                             hint="the static provider needs `address:` on every instance")
         return HostAddress(instance=name, hostname=inst.hostname, address=inst.address,
                            port=inst.port, user=inst.user, key=inst.key,
-                           private_address=inst.address)
+                           private_address=inst.address, ports={p: p for p in inst.ports})
 
     def _probe(self, host: HostAddress) -> InstanceState:
         port = host.port or self.stack.ssh.port or 22

@@ -2,7 +2,10 @@
 
 Containers are named ``runner-<stack>-<instance>`` and labelled with the
 stack, instance, layers and stack file, so one ``docker ps`` tells the state of
-a whole stack. sshd is published on 127.0.0.1 only, on a port Docker picks.
+a whole stack. sshd, and the service ports an instance lists (``ports: [80]``),
+are published on 127.0.0.1 only, each on a port Docker picks. Published ports
+are fixed when a container is created: a port added later needs a new one
+(``runner instances destroy`` then ``converge``).
 
 Host keys are read from the container with ``docker exec`` (a channel we
 already trust) and recorded in the stack's known_hosts, so the SSH transport
@@ -18,7 +21,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +47,7 @@ LABEL_STACK_FILE = "runner.stack_file"
 #: provider_options keys in stack.yml and the type each must have.
 OPTIONS: dict[str, tuple[type, ...]] = {"image": (str,), "privileged": (bool,), "memory": (str, int)}
 
-_PORT = re.compile(r"127\.0\.0\.1:(\d+)->22/tcp")
+_PUBLISHED = re.compile(r"127\.0\.0\.1:(\d+)->(\d+)/tcp")
 _STATES = {"running": ONLINE, "created": STOPPED, "exited": STOPPED, "dead": STOPPED}
 
 
@@ -63,6 +66,7 @@ class Container:
     state: str  # docker's word: running, exited, created, ...
     port: int | None
     stack_file: str
+    published: dict[int, int] = field(default_factory=dict)  # container port -> 127.0.0.1 port (not sshd)
 
 
 def _progress(line: str) -> None:
@@ -125,13 +129,16 @@ class DockerProvider(Provider):
             if len(parts) < 4 or not parts[2]:
                 continue
             name, state, instance, stack_file, ports = (parts + [""])[:5]
-            match = _PORT.search(ports)
-            found[instance] = Container(name, instance, state, int(match.group(1)) if match else None, stack_file)
+            published = {int(inner): int(outer) for outer, inner in _PUBLISHED.findall(ports)}
+            ssh_port = published.pop(22, None)
+            found[instance] = Container(name, instance, state, ssh_port, stack_file, published)
         return found
 
-    def _host(self, instance: str, port: int, key: Path, ip: str | None = None) -> HostAddress:
+    def _host(self, instance: str, port: int, key: Path, ip: str | None = None,
+              published: dict[int, int] | None = None) -> HostAddress:
         hostname = self.stack.instances[instance].hostname if instance in self.stack.instances else instance
-        return HostAddress(instance, hostname, LOOPBACK, port, user=None, key=key, private_address=ip)
+        return HostAddress(instance, hostname, LOOPBACK, port, user=None, key=key, private_address=ip,
+                           ports=dict(published or {}))
 
     @staticmethod
     def addresses(container_names: Sequence[str]) -> dict[str, str]:
@@ -155,7 +162,8 @@ class DockerProvider(Provider):
         details = {"container": container.name, "docker_state": container.state}
         if status == ONLINE and container.port:
             ip = (ips or {}).get(container.name)
-            return InstanceState(instance, ONLINE, self._host(instance, container.port, key, ip), details)
+            host = self._host(instance, container.port, key, ip, container.published)
+            return InstanceState(instance, ONLINE, host, details)
         return InstanceState(instance, status if status != ONLINE else STOPPED, None, details)
 
     # -- Provider --------------------------------------------------------
@@ -205,7 +213,8 @@ class DockerProvider(Provider):
     def _run_argv(self, name: str, image: str, public: str) -> list[str]:
         inst = self.stack.instances[name]
         argv = ["run", "--detach", "--init", "--name", self.container_name(name), "--hostname", inst.hostname,
-                "--publish", f"{LOOPBACK}::22", "--env", f"RUNNER_AUTHORIZED_KEY={public}",
+                "--publish", f"{LOOPBACK}::22", *[a for p in inst.ports for a in ("--publish", f"{LOOPBACK}::{p}")],
+                "--env", f"RUNNER_AUTHORIZED_KEY={public}",
                 "--label", f"{LABEL_STACK}={self.stack.name}", "--label", f"{LABEL_INSTANCE}={name}",
                 "--label", f"{LABEL_LAYERS}={','.join(inst.layers)}",
                 "--label", f"{LABEL_STACK_FILE}={self._stack_file()}"]
@@ -221,20 +230,26 @@ class DockerProvider(Provider):
             docker(*self._run_argv(name, image, public), timeout=120)
         elif container.state != "running":
             docker("start", cname, timeout=60)
-        port = self._published_port(name, cname)
+        published = self._published_ports(name, cname)
+        port = published.pop(22)
         self._wait_for_ssh(name, cname, port)
         host_key = output("exec", cname, "cat", HOST_KEY_FILE, timeout=30)
         known_hosts.record(self.stack.known_hosts_path, LOOPBACK, port, host_key, comment=cname)
         ip = self.addresses([cname]).get(cname)
-        return InstanceState(name, ONLINE, self._host(name, port, key, ip),
+        return InstanceState(name, ONLINE, self._host(name, port, key, ip, published),
                              {"container": cname, "docker_state": "running"})
 
-    def _published_port(self, name: str, cname: str) -> int:
-        text = output("port", cname, "22/tcp", timeout=30)
-        for line in text.splitlines():
-            if line.startswith(f"{LOOPBACK}:"):
-                return int(line.rsplit(":", 1)[1])
-        raise HostError(name, f"container {cname} publishes no port for sshd (docker port said {text!r})")
+    def _published_ports(self, name: str, cname: str) -> dict[int, int]:
+        """Container port -> its port on 127.0.0.1, from ``docker port`` (sshd's is 22)."""
+        text = output("port", cname, timeout=30)
+        published = {}
+        for line in text.splitlines():  # "80/tcp -> 127.0.0.1:32769"
+            inner, _, outer = line.partition(" -> ")
+            if outer.startswith(f"{LOOPBACK}:") and inner.endswith("/tcp"):
+                published[int(inner[:-4])] = int(outer.rsplit(":", 1)[1])
+        if 22 not in published:
+            raise HostError(name, f"container {cname} publishes no port for sshd (docker port said {text!r})")
+        return published
 
     def _wait_for_ssh(self, name: str, cname: str, port: int, timeout: float = SSH_READY_TIMEOUT) -> None:
         """Wait until sshd sends its ``SSH-`` banner; fail early when the container has exited."""

@@ -9,6 +9,7 @@ from runner import hookimpl
 from runner.cli.api import Command, CommandContext
 from runner.cli.options import load_stack, select_instances
 from runner.cli.table import print_table
+from runner.providers.api import HostAddress
 
 
 class InstancesCommand(Command):
@@ -35,13 +36,21 @@ class InstancesCommand(Command):
                 "layers": list(stack.instances[s.name].layers),
                 "address": s.host.address if s.host else None,
                 "port": s.host.port if s.host else None,
+                "ports": {str(k): v for k, v in s.host.ports.items()} if s.host else {},
                 **({"details": s.details} if s.details else {}),
             } for s in states], indent=2) + "\n")
         else:
-            print_table(ctx.out, ("INSTANCE", "HOSTNAME", "LAYERS", "STATUS", "ADDRESS"), [
+            print_table(ctx.out, ("INSTANCE", "HOSTNAME", "LAYERS", "STATUS", "ADDRESS", "PORTS"), [
                 (s.name, stack.instances[s.name].hostname, ",".join(stack.instances[s.name].layers), s.status,
-                 f"{s.host.address}:{s.host.port}" if s.host else "-") for s in states])
+                 f"{s.host.address}:{s.host.port}" if s.host else "-", _ports(s.host)) for s in states])
         return 0
+
+
+def _ports(host: HostAddress | None) -> str:
+    """``80->127.0.0.1:32769`` for each published service port; ``-`` when none."""
+    if host is None or not host.ports:
+        return "-"
+    return ",".join(f"{inner}->{host.address}:{outer}" for inner, outer in sorted(host.ports.items()))
 
 
 @hookimpl
