@@ -40,9 +40,16 @@ def test_every_instance_and_event_compiles(instance, event, app):
 
 def test_lb_setup_renders_the_backends():
     resources = compile_for("lb1", "setup")
-    assert list(resources)[:3] == ["package[ca-certificates curl]", "template[/etc/motd]", "package[haproxy]"]
+    assert list(resources)[:3] == ["package[ca-certificates curl]", "template[/etc/motd]", "package[haproxy socat]"]
     config = resources["template[/etc/haproxy/haproxy.cfg]"].content
     assert "    server app1 172.17.0.2:8080 check\n    server app2 172.17.0.3:8080 check\n" in config
+    assert "stats socket /run/haproxy/admin.sock mode 660 level admin\n" in config
+    assert "server-state-file /var/lib/haproxy/server-state\n" in config
+    assert "load-server-state-from-file global\n" in config
+    save = "execute[/usr/local/sbin/runner-haproxy-save-state /run/haproxy/admin.sock /etc/haproxy/haproxy.cfg " \
+           "/var/lib/haproxy/server-state]"
+    notified = [(n.action, n.target) for n in resources["template[/etc/haproxy/haproxy.cfg]"].notifies]
+    assert notified == [("run", save), ("reload", "service[haproxy]")]  # the states are saved, then reloaded
     assert "172.17.0.4" not in config  # lb1 itself is not a backend
     assert "host:     lb1\n" in resources["template[/etc/motd]"].content
 
