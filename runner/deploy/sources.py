@@ -34,7 +34,7 @@ import tarfile
 import tempfile
 import urllib.parse
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -55,8 +55,11 @@ class PreparedSource:
     description: str  # one line for reports; never holds credentials
     revision: str | None  # git: full commit sha; s3: VersionId or ETag; else None
     checksum: str | None  # "sha256:<hex>" when known on the laptop; None when fetched on the host
-    payload: bytes | None  # gzip'd tar of the release contents: tar -xzf - -C "$RELEASE"
-    remote_script: str | None  # sh that fills $RELEASE and writes .runner_checksum (+ .runner_revision)
+    # gzip'd tar of the release contents, for: tar -xzf - -C "$RELEASE"
+    payload: bytes | None = field(repr=False)
+    # sh that fills $RELEASE and writes .runner_checksum (+ .runner_revision); may hold a URL's credentials
+    # or a presigned URL: keep it out of logs (hence out of repr too)
+    remote_script: str | None = field(repr=False)
     needs: tuple[str, ...] = ()  # commands the remote script needs on the host
 
 
@@ -428,11 +431,14 @@ def _git_mirror(source: _Source, url: str) -> Path:
     mirror = source.cache("git") / hashlib.sha256(url.encode()).hexdigest()[:24]
     if (mirror / "HEAD").exists():
         _run_git(["git", "-C", str(mirror), "fetch", "--prune", "--quiet", "origin"], url, source.where("url"))
-    else:
-        partial = mirror.with_name(mirror.name + ".partial")
-        shutil.rmtree(partial, ignore_errors=True)
+        return mirror
+    partial = Path(tempfile.mkdtemp(dir=mirror.parent, prefix=mirror.name + ".partial-"))
+    try:
         _run_git(["git", "clone", "--mirror", "--quiet", "--", url, str(partial)], url, source.where("url"))
-        partial.rename(mirror)
+        with contextlib.suppress(OSError):  # another run may have made the mirror meanwhile: keep that one
+            partial.rename(mirror)
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
     return mirror
 
 
