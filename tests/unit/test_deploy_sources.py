@@ -9,8 +9,10 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import stat
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -120,6 +122,16 @@ def test_archive_with_several_top_entries_is_kept_as_it_is(tmp_path: Path) -> No
     listing = tar_listing(prepare(tmp_path, "archive", path="a.tgz").payload)
     assert listing == {"link": ("symlink", 0o777, "one/a"), "one": ("dir", 0o755, None),
                        "one/a": ("file", 0o644, b"a"), "two": ("file", 0o644, b"2")}
+
+
+def test_zip_symlinks_stay_symlinks(tmp_path: Path) -> None:
+    with zipfile.ZipFile(tmp_path / "links.zip", "w") as archive:
+        archive.writestr("app/run.py", "print(1)\n")
+        link = zipfile.ZipInfo("app/current.py")
+        link.external_attr = (stat.S_IFLNK | 0o777) << 16
+        archive.writestr(link, "run.py")
+    listing = tar_listing(prepare(tmp_path, "archive", path="links.zip").payload)
+    assert listing == {"current.py": ("symlink", 0o777, "run.py"), "run.py": ("file", 0o644, b"print(1)\n")}
 
 
 def test_archive_with_one_top_file_is_not_stripped(tmp_path: Path) -> None:
