@@ -1,0 +1,264 @@
+"""`runner deploy|rollback|undeploy|history` against real Docker hosts, through the real command line.
+
+The app is a copy of apps/hello; the hosts are set up by the sample cookbooks
+(base, nodejs_demo), so each test sees what a user of the demo stack sees.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+SECRET = "Pa55-w0rd-never-shown"
+HEALTH = "curl -fsS localhost:8080/health"
+
+
+def runner(stack_file: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "runner", *args, "-f", str(stack_file)],
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def runner_json(stack_file: Path, *args: str) -> tuple[int, dict, str]:
+    proc = runner(stack_file, *args, "--format", "json")
+    try:
+        return proc.returncode, json.loads(proc.stdout), proc.stderr
+    except json.JSONDecodeError:
+        raise AssertionError(f"no JSON report (exit {proc.returncode}):\n{proc.stdout}\n{proc.stderr}") from None
+
+
+def app_copy(tmp_path: Path) -> Path:
+    app = tmp_path / "hello-app"
+    shutil.copytree(REPO / "apps" / "hello", app)
+    return app
+
+
+def write_hook(app: Path, name: str, body: str) -> None:
+    hook = app / "deploy" / name
+    hook.parent.mkdir(exist_ok=True)
+    hook.write_text("#!/bin/sh\n" + body + "\n")
+    hook.chmod(0o755)
+
+
+def app_stack(app: Path, **deploy) -> dict:
+    """A stack document with the sample cookbooks and the app on layer ``app``."""
+    return {
+        "stack": {"cookbooks": [{"path": str(REPO / "cookbooks")}]},
+        "layers": {"app": {"recipes": {"setup": ["nodejs_demo::setup"], "deploy": ["nodejs_demo::deploy"],
+                                       "undeploy": ["nodejs_demo::undeploy"]}}},
+        "apps": {"hello": {"layers": ["app"], "source": {"type": "directory", "path": str(app)},
+                           "environment": {"GREETING": "hi", "DB_PASSWORD": {"value": SECRET, "secure": True}},
+                           "deploy": {"strategy": "all_at_once", "health_check": {"command": HEALTH}, **deploy}}},
+    }
+
+
+def converged(hosts) -> None:
+    proc = runner(hosts.stack.path, "converge")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def sh(hosts, name: str, command: str) -> str:
+    return hosts.exec(name, "sh", "-c", command).stdout.strip()
+
+
+def current(hosts, name: str) -> str:
+    return sh(hosts, name, "readlink /srv/hello/current || true")
+
+
+def served_release(hosts, name: str) -> str:
+    """The release the running app answers with (from inside the host)."""
+    text = sh(hosts, name, "curl -fsS localhost:8080/ || true")
+    return text.rsplit("release ", 1)[-1] if "release " in text else text
+
+
+def by_host(report: dict) -> dict[str, dict]:
+    return {h["host"]: h for h in report["hosts"]}
+
+
+@pytest.fixture(scope="module")
+def two_hosts(docker_hosts_module, tmp_path_factory):
+    app = app_copy(tmp_path_factory.mktemp("app"))
+    hosts = docker_hosts_module(2, config=app_stack(app))
+    converged(hosts)
+    hosts.app = app
+    return hosts
+
+
+def test_deploy_keep_releases_rollback_and_history(two_hosts) -> None:
+    hosts = two_hosts
+    releases = []
+    for n in range(7):
+        code, report, err = runner_json(hosts.stack.path, "deploy", "hello")
+        assert code == 0, err
+        assert all(h["result"] == "ok" for h in report["hosts"]), report
+        releases.append(report["release"])
+        if n == 0:
+            for name in hosts.names:
+                assert current(hosts, name) == f"releases/{report['release']}"
+                assert served_release(hosts, name) == report["release"]
+    assert len(set(releases)) == 7 and releases == sorted(releases)
+    for name in hosts.names:
+        assert served_release(hosts, name) == releases[-1]
+        kept = sh(hosts, name, "ls /srv/hello/releases").split()
+        assert kept == releases[-5:], "keep_releases 5: the current one and four to go back to"
+        meta = json.loads(sh(hosts, name, f"cat /srv/hello/releases/{releases[-1]}/.release.json"))
+        assert meta["status"] == "deployed" and meta["checksum"].startswith("sha256:")
+        assert meta["source"].startswith("directory ") and meta["who"] and meta["time"]
+        assert sorted(sh(hosts, name, "ls /srv/hello/shared").split()) == ["config", "log", "pids", "system"]
+        assert sh(hosts, name, "readlink /srv/hello/current/log") == "/srv/hello/shared/log"
+        assert sh(hosts, name, "stat -c %a /srv/hello/shared/config/environment") == "600"
+        assert sh(hosts, name, "ls /srv/hello/databags") .split() == [
+            "aws_opsworks_app.json", "aws_opsworks_instance.json", "aws_opsworks_layer.json",
+            "aws_opsworks_stack.json"]
+        assert len(sh(hosts, name, "cat /srv/hello/deployments.log").splitlines()) == 7
+
+    for back in range(1, 5):  # four rollbacks, one release each
+        code, report, err = runner_json(hosts.stack.path, "rollback", "hello")
+        assert code == 0, err
+        for name in hosts.names:
+            assert current(hosts, name) == f"releases/{releases[-1 - back]}"
+            assert served_release(hosts, name) == releases[-1 - back]
+
+    proc = runner(hosts.stack.path, "rollback", "hello")  # nothing older is kept: a clear error
+    assert proc.returncode == 1
+    assert f"no release older than {releases[2]} to roll back to" in proc.stdout
+    assert "Traceback" not in proc.stdout + proc.stderr
+    for name in hosts.names:
+        assert current(hosts, name) == f"releases/{releases[2]}"
+        assert served_release(hosts, name) == releases[2]
+
+    proc = runner(hosts.stack.path, "history", "hello", "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    rows = json.loads(proc.stdout)["deployments"]
+    # the refused fifth rollback changed nothing on any host, so no host logged it
+    assert [r["command"] for r in rows] == ["deploy"] * 7 + ["rollback"] * 4
+    assert [r["release"] for r in rows] == releases + releases[-2:-6:-1]
+    assert all(r["hosts"] == sorted(hosts.names) and r["result"] == "ok" for r in rows)
+    text = runner(hosts.stack.path, "history", "hello").stdout
+    assert "TIME" in text and releases[-1] in text and "rollback" in text
+
+
+def test_failed_hook_leaves_current_and_marks_the_release_failed(two_hosts) -> None:
+    hosts = two_hosts
+    code, report, err = runner_json(hosts.stack.path, "deploy", "hello")
+    assert code == 0, err
+    good = report["release"]
+    write_hook(hosts.app, "before_symlink", f'echo "migrating with $DB_PASSWORD in $RELEASE_PATH"; '
+                                            f'echo "{SECRET} again" >&2; exit 3')
+    try:
+        proc = runner(hosts.stack.path, "-v", "deploy", "hello")
+        code, report, err = runner_json(hosts.stack.path, "deploy", "hello")
+    finally:
+        shutil.rmtree(hosts.app / "deploy")
+    assert proc.returncode == 1 and code == 1
+    assert SECRET not in proc.stdout + proc.stderr + err + json.dumps(report), "a secure value was shown"
+    assert "hook:before_symlink" in proc.stdout and "migrating with" in proc.stdout
+    for name in hosts.names:
+        entry = by_host(report)[name]
+        assert entry["result"] == "failed" and entry["step"] == "hook:before_symlink"
+        assert "exit status" in entry["error"] and "migrating with ***" in (entry["output"] or "")
+        assert current(hosts, name) == f"releases/{good}", "a failed deploy leaves current where it was"
+        assert served_release(hosts, name) == good
+        meta = json.loads(sh(hosts, name, f"cat /srv/hello/releases/{report['release']}/.release.json"))
+        assert meta["status"] == "failed"
+    code, report, err = runner_json(hosts.stack.path, "deploy", "hello")
+    assert code == 0, err
+
+
+def test_killed_deploy_leaves_current_and_the_next_deploy_works(two_hosts) -> None:
+    hosts = two_hosts
+    code, report, err = runner_json(hosts.stack.path, "deploy", "hello")
+    assert code == 0, err
+    good = report["release"]
+    write_hook(hosts.app, "before_migrate", "echo started-migrating; sleep 6")
+    proc = subprocess.Popen([sys.executable, "-m", "runner", "deploy", "hello", "-f", str(hosts.stack.path)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        assert proc.stdout is not None
+        for line in proc.stdout:  # the release is being staged: kill the runner outright
+            if "staging release" in line or time.monotonic() > deadline:
+                break
+        time.sleep(1.5)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        shutil.rmtree(hosts.app / "deploy")
+    for name in hosts.names:
+        assert current(hosts, name) == f"releases/{good}"
+        assert served_release(hosts, name) == good
+    time.sleep(6)  # the orphaned hook ends on the host
+    code, report, err = runner_json(hosts.stack.path, "deploy", "hello")
+    assert code == 0, err
+    for name in hosts.names:
+        assert current(hosts, name) == f"releases/{report['release']}"
+        assert served_release(hosts, name) == report["release"]
+        statuses = [json.loads(line or "{}").get("status", "staged") for line in sh(
+            hosts, name, "for d in /srv/hello/releases/*/; do cat $d.release.json 2>/dev/null; echo; done"
+        ).splitlines() if line.strip()]
+        assert "staged" not in statuses, "the interrupted release was cleaned up"
+
+
+def test_rolling_health_failure_in_batch_2_puts_batch_2_back(docker_hosts, tmp_path) -> None:
+    app = app_copy(tmp_path)
+    check = f"test ! -e /tmp/unhealthy && {HEALTH}"
+    hosts = docker_hosts(3, config=app_stack(app, strategy="rolling", batch=1,
+                                             health_check={"command": check, "retries": 1, "interval": 0.2}))
+    converged(hosts)
+    code, report, err = runner_json(hosts.stack.path, "deploy", "hello")
+    assert code == 0, err
+    old = report["release"]
+    sh(hosts, "app2", "touch /tmp/unhealthy")
+    code, report, err = runner_json(hosts.stack.path, "deploy", "hello")
+    assert code == 1
+    new = report["release"]
+    results = by_host(report)
+    assert results["app1"]["result"] == "ok" and current(hosts, "app1") == f"releases/{new}"
+    assert served_release(hosts, "app1") == new, "batch 1 keeps the new release"
+    assert results["app2"]["result"] == "put_back" and results["app2"]["step"] == "health_check"
+    assert "unhealthy after 2 tries" in results["app2"]["output"]
+    assert current(hosts, "app2") == f"releases/{old}" and served_release(hosts, "app2") == old
+    assert results["app3"]["result"] == "skipped" and current(hosts, "app3") == f"releases/{old}"
+    assert report["stopped"] == "batch 2 failed"
+    assert [b["hosts"] for b in report["batches"]] == [["app1"], ["app2"]]
+    assert json.loads(sh(hosts, "app2", f"cat /srv/hello/releases/{new}/.release.json"))["status"] == "failed"
+
+
+def test_undeploy_removes_the_app_and_keeps_its_history(docker_hosts, tmp_path) -> None:
+    app = app_copy(tmp_path)
+    hosts = docker_hosts(1, config=app_stack(app))
+    converged(hosts)
+    code, report, err = runner_json(hosts.stack.path, "deploy", "hello")
+    assert code == 0, err
+    name = hosts.names[0]
+    assert served_release(hosts, name) == report["release"]
+    code, report, err = runner_json(hosts.stack.path, "undeploy", "hello")
+    assert code == 0, err
+    assert sh(hosts, name, "test -e /srv/hello && echo left || echo gone") == "gone"
+    assert sh(hosts, name, "test -e /etc/systemd/system/hello.service && echo left || echo gone") == "gone"
+    assert sh(hosts, name, "curl -s localhost:8080/ >/dev/null && echo up || echo down") == "down"
+    rows = json.loads(runner(hosts.stack.path, "history", "hello", "--format", "json").stdout)["deployments"]
+    assert [r["command"] for r in rows] == ["deploy", "undeploy"]
+
+
+def test_bad_input_is_exit_2_and_touches_nothing(two_hosts) -> None:
+    hosts = two_hosts
+    before = {n: current(hosts, n) for n in hosts.names}
+    for args, message in [
+        (("deploy", "helo"), "no app 'helo'"),
+        (("deploy", "hello", "--strategy", "rollin"), "unknown strategy 'rollin'"),
+        (("deploy", "hello", "--batch", "0"), "--batch 0"),
+        (("rollback", "nope"), "no app 'nope'"),
+    ]:
+        proc = runner(hosts.stack.path, *args)
+        assert proc.returncode == 2, (args, proc.stdout, proc.stderr)
+        assert message in proc.stderr and "Traceback" not in proc.stderr
+    assert {n: current(hosts, n) for n in hosts.names} == before
