@@ -33,6 +33,8 @@ BUILTIN_PLUGINS: tuple[tuple[str, str], ...] = (
     ("plugins", "runner.cli.commands.plugins"),
     ("instances", "runner.cli.commands.instances"),
     ("converge", "runner.cli.commands.converge"),
+    ("strategies", "runner.strategies.builtin"),
+    ("deploy", "runner.cli.commands.deploy"),
 )
 
 #: Built-in plugins that cannot be blocked: without them nobody could see what is loaded.
