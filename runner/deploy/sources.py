@@ -45,6 +45,7 @@ SKIPPED_NAMES = frozenset({".git", "__pycache__", ".runner"})
 FIXED_MTIME = 315532800  # 1980-01-01, the earliest time a zip can hold too
 PRESIGNED_EXPIRY = 15 * 60
 GIT_UMASK = "022"  # git archive's default (002) would make files 0664: normalise like our own tars
+Entry = tuple[str, str, int, "bytes | str | None"]  # name, kind (dir | file | symlink), mode, data
 
 
 @dataclass(frozen=True)
@@ -208,9 +209,6 @@ def _walk(root: Path, relative: str = "") -> Iterator[Entry]:
 # -- archives: one reader for the laptop and the host ---------------------------
 # The functions in this section are sent to the host as they are (see
 # _remote_python): they import what they need and use nothing else of this module.
-
-
-Entry = tuple[str, str, int, "bytes | str | None"]  # name, kind (dir | file | symlink), mode, data
 
 
 def _archive_entries(path: str) -> Iterator[Entry]:
