@@ -66,11 +66,15 @@ class HostSteps:
         assert self.state.conn is not None, "the host's connection is not open"
         return self.state.conn
 
-    def run(self, step: str, script: str, payload: bytes = b"") -> CommandResult:
-        """Run ``script`` (payload after it on stdin); a non-zero exit raises StepFailed for ``step``."""
+    def run(self, step: str, script: str, payload: bytes = b"", hide: str | None = None) -> CommandResult:
+        """Run ``script`` (payload after it on stdin); a non-zero exit raises StepFailed for ``step``.
+
+        ``hide``: a part of the script that -v must not show (a fetch script may hold a presigned URL).
+        """
         data = script.encode()
         if self.verbose:
-            self.log(self.state.host, f"$ {step} ({len(data)} bytes of sh):\n" + self.redact(script))
+            shown = script.replace(hide, "(the source's fetch script, hidden)") if hide else script
+            self.log(self.state.host, f"$ {step} ({len(data)} bytes of sh):\n" + self.redact(shown))
         self.state.remote_commands += 1
         try:
             result = self.conn.run(wrapper(data), stdin=data + payload)
@@ -108,7 +112,7 @@ class HostSteps:
         """Create the release and run the hooks before the switch; returns (checksum, revision) fetched on the host."""
         script = hostscripts.stage_script(self.app, release, meta, len(environment),
                                           None if payload is None else len(payload), remote_fetch)
-        result = self.run("stage", script, environment + (payload or b""))
+        result = self.run("stage", script, environment + (payload or b""), hide=remote_fetch)
         for line in result.stdout.decode("utf-8", "replace").splitlines():
             if line.startswith(hostscripts.SOURCE + " "):
                 _, checksum, revision = (line.split(" ") + ["-", "-"])[:3]

@@ -220,7 +220,7 @@ class DeployCommand(AppCommand):
             ctx.out.write(redact(deploy_json(self.name, stack.name, app.name, results, seconds, extra)))
         else:
             print_deploy_summary(ctx.out, redact(title), results)
-        return 1 if any(s.status != "done" for s in results) else 0
+        return 1 if any(s.status not in ("done", "pending") for s in results) else 0
 
 
 def report_failures(registry, results: Sequence[HostDeploy]) -> None:
