@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
@@ -57,14 +58,21 @@ def render(cookbook: Cookbook, source: str, variables: Mapping[str, Any] | None,
 
 @lru_cache(maxsize=64)
 def _environment(root: str) -> jinja2.Environment:
-    """One environment per templates/ directory; it caches compiled templates (reloaded on change)."""
-    return jinja2.Environment(
+    """One environment per templates/ directory; it caches compiled templates (reloaded on change).
+
+    Filters besides Jinja's own: ``sh`` quotes a value for a shell (and for
+    systemd's EnvironmentFile=, which reads the same quoting):
+    ``{{ name }}={{ value | sh }}``.
+    """
+    env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(root),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         autoescape=False,
         auto_reload=True,
     )
+    env.filters["sh"] = lambda value: shlex.quote(str(value))
+    return env
 
 
 def _template_frame(tb: TracebackType | None, root: Path) -> Location | None:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 SECRET = "Pa55-w0rd-never-shown"
+HOSTILE = "it's $(touch /tmp/pwned) `touch /tmp/pwned2`; \"dq\" & x"
 HEALTH = "curl -fsS localhost:8080/health"
 
 
@@ -46,7 +47,8 @@ def app_stack(app: Path, **deploy) -> dict:
         "layers": {"app": {"recipes": {"setup": ["nodejs_demo::setup"], "deploy": ["nodejs_demo::deploy"],
                                        "undeploy": ["nodejs_demo::undeploy"]}}},
         "apps": {"hello": {"layers": ["app"], "source": {"type": "directory", "path": str(app)},
-                           "environment": {"GREETING": "hi", "DB_PASSWORD": {"value": SECRET, "secure": True}},
+                           "environment": {"GREETING": "hi", "DB_PASSWORD": {"value": SECRET, "secure": True},
+                                           "HOSTILE": HOSTILE},
                            "deploy": {"strategy": "all_at_once", "health_check": {"command": HEALTH}, **deploy}}},
     }
 

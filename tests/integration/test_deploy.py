@@ -17,6 +17,7 @@ import time
 import pytest
 from deploy_support import (
     HEALTH,
+    HOSTILE,
     SECRET,
     app_copy,
     app_stack,
@@ -119,6 +120,27 @@ def test_failed_hook_leaves_current_and_marks_the_release_failed(two_hosts) -> N
         assert meta["status"] == "failed"
     code, report, err = runner_json(hosts.stack.path, "deploy", "hello")
     assert code == 0, err
+
+
+def test_hooks_run_in_order_from_the_release_with_the_environment_literally(two_hosts) -> None:
+    hosts = two_hosts
+    for hook in ("before_migrate", "before_symlink", "before_restart", "after_restart"):
+        write_hook(hosts.app, hook, f'printf "%s %s %s\\n" {hook} "$(pwd)" "$(readlink /srv/hello/current)" '
+                                    f'>> /tmp/hooks.log; printf "%s" "$HOSTILE" > /tmp/hostile-seen')
+    try:
+        sh(hosts, hosts.names[0], "rm -f /tmp/hooks.log")
+        code, report, err = runner_json(hosts.stack.path, "deploy", "hello", "--instance", hosts.names[0])
+    finally:
+        shutil.rmtree(hosts.app / "deploy")
+    assert code == 0, err
+    name, release = hosts.names[0], report["release"]
+    lines = [line.split() for line in sh(hosts, name, "cat /tmp/hooks.log").splitlines()]
+    assert [parts[0] for parts in lines] == ["before_migrate", "before_symlink", "before_restart", "after_restart"]
+    assert {parts[1] for parts in lines} == {f"/srv/hello/releases/{release}"}
+    assert lines[1][2] != f"releases/{release}" and lines[2][2] == f"releases/{release}", "switch after symlink hooks"
+    assert sh(hosts, name, "cat /tmp/hostile-seen") == HOSTILE
+    assert sh(hosts, name, "ls /tmp/pwned /tmp/pwned2 2>&1 || true").count("No such file") == 2
+    assert by_host(report).keys() == {name}
 
 
 def test_killed_deploy_leaves_current_and_the_next_deploy_works(two_hosts) -> None:

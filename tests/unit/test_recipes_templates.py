@@ -21,6 +21,7 @@ def book(tmp_path):
     write(root / "templates" / "deep.j2", "a\n{{ node.web.nope }}\n")
     write(root / "templates" / "math.j2", "a\nb\n{{ 1 // zero }}\n")
     write(root / "templates" / "conf" / "site.j2", "{{ name }}")
+    write(root / "templates" / "quoted.j2", "V={{ name | sh }}\n")
     return load_cookbook(root)
 
 
@@ -75,7 +76,8 @@ def test_missing_template_lists_what_exists(book):
         render(book, "app.conf.j2", {}, CONTEXT)
     assert exc.value.location is None  # the compiler adds the recipe line
     assert exc.value.message == "template 'app.conf.j2' not found in cookbook 'web'"
-    assert exc.value.hint == "it has: app.env.j2, broken.j2, conf/site.j2, deep.j2, math.j2, page.html.j2, part.j2"
+    assert exc.value.hint == ("it has: app.env.j2, broken.j2, conf/site.j2, deep.j2, math.j2, page.html.j2, "
+                              "part.j2, quoted.j2")
 
 
 def test_no_escaping_the_templates_dir(book):
@@ -90,3 +92,10 @@ def test_changed_template_is_reloaded(book):
     path.write_text("new {{ name }} text")
     os.utime(path, (before + 10, before + 10))  # a coarse clock must not hide the change
     assert render(book, "conf/site.j2", {"name": "a"}, {}) == "new a text"
+
+
+def test_sh_filter_quotes_for_a_shell(book):
+    hostile = "it's $(touch /tmp/pwned) `x`; \"dq\""
+    text = render(book, "quoted.j2", {"name": hostile}, CONTEXT)
+    assert text == "V='it'\"'\"'s $(touch /tmp/pwned) `x`; \"dq\"'\n"
+    assert render(book, "quoted.j2", {"name": "plain"}, CONTEXT) == "V=plain\n"
