@@ -77,6 +77,7 @@ class Deployment:
         self.failures = 0
         self.stopped: str | None = None
         self.batches: list[BatchRecord] = []
+        self.timings: dict[str, float] = {}
         self.environment = environment_file(app)
         self.options = HostOptions(verbose=verbose, log=log, redact=redact)
 
@@ -84,6 +85,9 @@ class Deployment:
 
     def say(self, message: str) -> None:
         self.log_line("", self.redact(message))
+
+    def record(self, label: str, seconds: float) -> None:
+        self.timings[label] = round(self.timings.get(label, 0.0) + seconds, 3)
 
     @property
     def has_balancer(self) -> bool:

@@ -80,6 +80,9 @@ class Rollout(Protocol):
     def say(self, message: str) -> None:
         """Print a progress line."""
 
+    def record(self, label: str, seconds: float) -> None:
+        """Add a timing to the run's report (e.g. how long a balancer switch took)."""
+
 
 class Strategy(abc.ABC):
     """Base class of deployment strategies; :attr:`name` is what ``deploy.strategy`` says."""

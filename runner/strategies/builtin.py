@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from runner import hookimpl
 from runner.strategies.api import Rollout, Strategy, batches
 
@@ -65,10 +67,12 @@ class BlueGreen(Strategy):
 
     def _switch(self, rollout: Rollout, live: str, live_hosts: list[str], idle: str, idle_hosts: list[str]) -> None:
         rollout.say(f"switching the balancer from {live} to {idle}")
+        started = time.monotonic()
         if rollout.enable(idle_hosts):
             rollout.stop(f"could not put {idle} into the balancer; {live} stays in service")
             return
         rollout.drain(live_hosts)
+        rollout.record("balancer switch", time.monotonic() - started)
         rollout.say(f"{idle} ({', '.join(idle_hosts)}) is live; {live} ({', '.join(live_hosts)}) is idle "
                     f"and keeps its release: `runner rollback` switches back")
 

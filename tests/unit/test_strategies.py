@@ -68,6 +68,9 @@ class Recorder:
     def say(self, message):
         pass
 
+    def record(self, label, seconds):
+        self.calls.append(("record", (label,)))
+
 
 @pytest.mark.parametrize(("batch", "hosts", "size"), [(1, 5, 1), (2, 5, 2), (9, 3, 9), ("30%", 10, 3),
                                                         ("30%", 4, 2), ("1%", 3, 1), ("100%", 7, 7)])
@@ -120,7 +123,7 @@ def test_blue_green_changes_the_idle_colour_then_switches():
     rollout = Recorder(["a", "b", "c", "d"], balancer={"a": "maint", "b": "maint", "c": "ready", "d": "ready"})
     BlueGreen().deploy(rollout)
     assert rollout.calls == [("change", ("a", "b")), ("health", ("a", "b")), ("enable", ("a", "b")),
-                             ("drain", ("c", "d"))]
+                             ("drain", ("c", "d")), ("record", ("balancer switch",))]
 
 
 def test_blue_green_with_an_unhealthy_idle_host_reverts_the_colour_and_keeps_the_balancer():
@@ -133,7 +136,8 @@ def test_blue_green_with_an_unhealthy_idle_host_reverts_the_colour_and_keeps_the
 def test_blue_green_rollback_only_switches_back():
     rollout = Recorder(["a", "b"], balancer={"a": "maint", "b": "ready"})
     BlueGreen().rollback(rollout)
-    assert rollout.calls == [("health", ("a",)), ("enable", ("a",)), ("drain", ("b",))]
+    assert rollout.calls == [("health", ("a",)), ("enable", ("a",)), ("drain", ("b",)),
+                             ("record", ("balancer switch",))]
 
 
 def test_blue_green_needs_two_colours():

@@ -216,7 +216,7 @@ class DeployCommand(AppCommand):
             title += f"; stopped: {rollout.stopped}"
         if args.format == "json":
             extra = {"release": rollout.release, "strategy": settings.strategy, "stopped": rollout.stopped,
-                     "batches": [dataclasses.asdict(b) for b in rollout.batches]}
+                     "batches": [dataclasses.asdict(b) for b in rollout.batches], "timings": rollout.timings}
             ctx.out.write(redact(deploy_json(self.name, stack.name, app.name, results, seconds, extra)))
         else:
             print_deploy_summary(ctx.out, redact(title), results)
