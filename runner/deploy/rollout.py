@@ -310,11 +310,12 @@ class Deployment:
             return {}
         return dict(self.balancer.states())
 
-    def step(self, batch: Sequence[str], undo_batch: bool = True, label: str | None = None) -> bool:
+    def step(self, batch: Sequence[str], undo_batch: bool = True, label: str | None = None,
+             balancer: bool = True) -> bool:
         record = BatchRecord(label or f"batch {len(self.batches) + 1}", list(batch))
         self.batches.append(record)
         started = time.monotonic()
-        failed = self.drain(batch)
+        failed = self.drain(batch) if balancer else []
         failed += self.change(batch)
         health_started = time.monotonic()
         failed += self.health_check(batch)
@@ -325,7 +326,8 @@ class Deployment:
         if not go_on and undo_batch:
             self.stopped = f"{record.label} failed"
             self.revert(batch)
-        self.enable(batch)
+        if balancer:
+            self.enable(batch)
         record.seconds = time.monotonic() - started
         return go_on
 

@@ -65,8 +65,9 @@ class Rollout(Protocol):
     def balancer_states(self) -> dict[str, str]:
         """Each host's state in the balancer: 'ready', 'drain' or 'maint' ({} without a balancer)."""
 
-    def step(self, batch: Sequence[str], undo_batch: bool = True, label: str | None = None) -> bool:
-        """The usual batch: drain, change, health check, enable.
+    def step(self, batch: Sequence[str], undo_batch: bool = True, label: str | None = None,
+             balancer: bool = True) -> bool:
+        """The usual batch: drain, change, health check, enable (drain and enable only with ``balancer``).
 
         A host whose change or health check fails is put back where it was.
         When the run's failures exceed ``settings.max_failures``, the rest of

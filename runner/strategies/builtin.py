@@ -12,10 +12,11 @@ BLUE, GREEN = "blue", "green"
 
 class AllAtOnce(Strategy):
     name = "all_at_once"
-    description = "every host at once; a host that fails is put back on its previous release"
+    description = ("every host at once, left in the load balancer (taking them all out would leave it "
+                   "nothing to serve); a host that fails is put back on its previous release")
 
     def deploy(self, rollout: Rollout) -> None:
-        rollout.step(rollout.hosts, undo_batch=False)
+        rollout.step(rollout.hosts, undo_batch=False, balancer=False)
 
 
 class Rolling(Strategy):

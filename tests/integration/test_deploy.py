@@ -232,3 +232,24 @@ def test_bad_input_is_exit_2_and_touches_nothing(two_hosts) -> None:
         assert proc.returncode == 2, (args, proc.stdout, proc.stderr)
         assert message in proc.stderr and "Traceback" not in proc.stderr
     assert {n: current(hosts, n) for n in hosts.names} == before
+
+
+def test_git_source_records_the_revision(docker_hosts, tmp_path) -> None:
+    repo = app_copy(tmp_path)
+    git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.invalid"]
+    subprocess.run(["git", "init", "-q", "-b", "main", str(repo)], check=True)
+    subprocess.run([*git, "add", "."], check=True)
+    subprocess.run([*git, "commit", "-qm", "hello"], check=True)
+    sha = subprocess.run([*git, "rev-parse", "HEAD"], check=True, capture_output=True, text=True).stdout.strip()
+    config = app_stack(repo)
+    config["apps"]["hello"]["source"] = {"type": "git", "url": f"file://{repo}", "revision": "main"}
+    hosts = docker_hosts(1, config=config)
+    converged(hosts)
+    code, report, err = runner_json(hosts.stack.path, "deploy", "hello")
+    assert code == 0, err
+    name = hosts.names[0]
+    meta = json.loads(sh(hosts, name, f"cat /srv/hello/releases/{report['release']}/.release.json"))
+    assert meta["revision"] == sha and meta["source"].startswith("git ")
+    assert served_release(hosts, name) == report["release"]
+    rows = json.loads(runner(hosts.stack.path, "history", "hello", "--format", "json").stdout)["deployments"]
+    assert rows[0]["revision"] == sha

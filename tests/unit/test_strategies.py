@@ -56,8 +56,8 @@ class Recorder:
     def balancer_states(self):
         return dict(self.balancer or {})
 
-    def step(self, batch, undo_batch=True, label=None):
-        self._call("step", batch)
+    def step(self, batch, undo_batch=True, label=None, balancer=True):
+        self._call("step" if balancer else "step without balancer", batch)
         failed = [h for h in batch if h in self.unhealthy | self.broken]
         self.failures += len(failed)
         return self.failures <= self.settings.max_failures
@@ -85,7 +85,7 @@ def test_batches_keep_order_and_the_last_one_is_smaller():
 def test_all_at_once_is_one_step_that_does_not_undo_the_healthy_hosts():
     rollout = Recorder(["a", "b", "c"], unhealthy={"b"})
     AllAtOnce().deploy(rollout)
-    assert rollout.calls == [("step", ("a", "b", "c"))]
+    assert rollout.calls == [("step without balancer", ("a", "b", "c"))]
 
 
 def test_rolling_stops_at_the_first_failed_batch():
