@@ -40,7 +40,15 @@ def test_every_instance_and_event_compiles(instance, event, app):
 
 def test_lb_setup_renders_the_backends():
     resources = compile_for("lb1", "setup")
-    assert list(resources)[:3] == ["package[ca-certificates curl]", "template[/etc/motd]", "package[haproxy socat]"]
+    assert list(resources)[:9] == [
+        "package[ca-certificates curl cron]", "group[ops]", "user[operator1]", "directory[/etc/runner]",
+        "template[/etc/motd]", "link[/etc/runner/motd]", "file[/etc/sysctl.d/60-runner.conf]",
+        "execute[sysctl -p /etc/sysctl.d/60-runner.conf]", "service[cron]",
+    ]  # base: every built-in resource type
+    assert resources["package[haproxy socat]"]
+    sysctl = resources["file[/etc/sysctl.d/60-runner.conf]"].content
+    text = sysctl.decode() if isinstance(sysctl, bytes) else sysctl
+    assert text == "net.core.somaxconn = 1024\nvm.swappiness = 10\n"
     config = resources["template[/etc/haproxy/haproxy.cfg]"].content
     assert "    server app1 172.17.0.2:8080 check\n    server app2 172.17.0.3:8080 check\n" in config
     assert "stats socket /run/haproxy/admin.sock mode 660 level admin\n" in config
