@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import collections
 import json
 import shutil
 import subprocess
 import sys
+import threading
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -74,3 +79,56 @@ def served_release(hosts, name: str) -> str:
 
 def by_host(report: dict) -> dict[str, dict]:
     return {h["host"]: h for h in report["hosts"]}
+
+
+def get(url: str, timeout: float = 5.0) -> str:
+    with urllib.request.urlopen(url, timeout=timeout) as response:
+        return response.read().decode()
+
+
+def answers(url: str, count: int) -> collections.Counter:
+    """Which (host, release) answered ``count`` requests through the balancer."""
+    seen: collections.Counter = collections.Counter()
+    for _ in range(count):
+        text = get(url).strip()
+        host = text.split(" from ", 1)[1].split(",", 1)[0]
+        seen[(host, text.rsplit("release ", 1)[1])] += 1
+    return seen
+
+
+def wait_for(url: str, hosts: set[str], tries: int = 60) -> None:
+    """Until every host in ``hosts`` has answered through the balancer (bounded)."""
+    seen: set[str] = set()
+    for _ in range(tries):
+        try:
+            seen |= {host for host, _ in answers(url, 6)}
+        except (OSError, urllib.error.URLError, IndexError):
+            pass
+        if hosts <= seen:
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"only {sorted(seen)} answered through the balancer, expected {sorted(hosts)}")
+
+
+class Traffic(threading.Thread):
+    """A steady stream of requests through the balancer; counts answers and failures."""
+
+    def __init__(self, url: str):
+        super().__init__(daemon=True)
+        self.url, self.ok, self.failures = url, 0, []
+        self.releases: collections.Counter = collections.Counter()
+        self.halt = threading.Event()
+
+    def run(self) -> None:
+        while not self.halt.is_set():
+            try:
+                text = get(self.url)
+                self.ok += 1
+                self.releases[text.strip().rsplit("release ", 1)[-1]] += 1
+            except Exception as exc:  # every failed request is counted, whatever its kind
+                self.failures.append(repr(exc))
+            time.sleep(0.01)
+
+    def stop(self) -> None:
+        self.halt.set()
+        self.join(timeout=30)

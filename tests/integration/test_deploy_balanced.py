@@ -5,14 +5,10 @@ Requests go from the test to the lb container's port published on 127.0.0.1.
 
 from __future__ import annotations
 
-import collections
 import json
-import threading
 import time
-import urllib.error
-import urllib.request
 
-from deploy_support import app_copy, app_stack, by_host, converged, runner, runner_json
+from deploy_support import Traffic, answers, app_copy, app_stack, by_host, converged, runner, runner_json, wait_for
 
 
 def balanced_stack(app, app_hosts: int, **deploy) -> dict:
@@ -20,59 +16,6 @@ def balanced_stack(app, app_hosts: int, **deploy) -> dict:
     config["layers"]["lb"] = {"recipes": {"setup": ["haproxy"], "configure": ["haproxy::configure"]}}
     config["instances"] = {"lb1": {"layers": ["lb"], "ports": [80]}}
     return config
-
-
-def get(url: str, timeout: float = 5.0) -> str:
-    with urllib.request.urlopen(url, timeout=timeout) as response:
-        return response.read().decode()
-
-
-def answers(url: str, count: int) -> collections.Counter:
-    """Which (host, release) answered ``count`` requests through the balancer."""
-    seen: collections.Counter = collections.Counter()
-    for _ in range(count):
-        text = get(url).strip()
-        host = text.split(" from ", 1)[1].split(",", 1)[0]
-        seen[(host, text.rsplit("release ", 1)[1])] += 1
-    return seen
-
-
-def wait_for(url: str, hosts: set[str], tries: int = 60) -> None:
-    """Until every host in ``hosts`` has answered through the balancer (bounded)."""
-    seen: set[str] = set()
-    for _ in range(tries):
-        try:
-            seen |= {host for host, _ in answers(url, 6)}
-        except (OSError, urllib.error.URLError, IndexError):
-            pass
-        if hosts <= seen:
-            return
-        time.sleep(0.5)
-    raise AssertionError(f"only {sorted(seen)} answered through the balancer, expected {sorted(hosts)}")
-
-
-class Traffic(threading.Thread):
-    """A steady stream of requests through the balancer; counts answers and failures."""
-
-    def __init__(self, url: str):
-        super().__init__(daemon=True)
-        self.url, self.ok, self.failures = url, 0, []
-        self.releases: collections.Counter = collections.Counter()
-        self.halt = threading.Event()
-
-    def run(self) -> None:
-        while not self.halt.is_set():
-            try:
-                text = get(self.url)
-                self.ok += 1
-                self.releases[text.strip().rsplit("release ", 1)[-1]] += 1
-            except Exception as exc:  # every failed request is counted, whatever its kind
-                self.failures.append(repr(exc))
-            time.sleep(0.01)
-
-    def stop(self) -> None:
-        self.halt.set()
-        self.join(timeout=30)
 
 
 def test_rolling_deploy_behind_haproxy_drops_no_request(docker_hosts, tmp_path) -> None:
