@@ -22,9 +22,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from runner.engine.probe import guard_shell
-from runner.resources.api import Resource, Step
+from runner.resources.api import UNCHANGED_LINE, Resource, Step
 
-UNCHANGED = "@@unchanged"
+UNCHANGED = UNCHANGED_LINE
 
 
 @dataclass(frozen=True)

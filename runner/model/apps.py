@@ -13,7 +13,7 @@ from runner.model.yamlsource import KeyPath
 
 APP_KEYS: tuple[str, ...] = ("layers", "source", "environment", "deploy", "custom_json")
 SOURCE_KEYS: dict[str, tuple[str, ...]] = {
-    "directory": ("type", "path", "url", "fetch"),
+    "directory": ("type", "path", "fetch"),  # on this machine: always packed here and streamed
     "archive": ("type", "path", "url", "fetch"),
     "git": ("type", "url", "revision", "fetch"),
     "s3": ("type", "bucket", "key", "region", "fetch"),
@@ -66,9 +66,17 @@ def _source(check: Checker, path: KeyPath, value: Any) -> AppSource:
         found = check.get(raw, path + (key,), reader)
         if found is not None:
             options[key] = found
-    if kind in ("directory", "archive") and ("path" in raw) == ("url" in raw):
+    if kind == "directory" and "path" not in raw:
+        raise check.fail(path, "directory source needs 'path' (a directory on this machine)", at_key=True)
+    if kind == "archive" and ("path" in raw) == ("url" in raw):
         what = "takes 'path' or 'url', not both" if "path" in raw else "needs 'path' or 'url'"
         raise check.fail(path, f"{kind} source {what}", at_key=True)
+    if kind == "directory" and raw.get("fetch") == "remote":
+        raise check.fail(path + ("fetch",), "a directory source is on this machine: it is always packed here "
+                         "and streamed; 'fetch: remote' is for archive (url), git and s3")
+    if kind == "archive" and "path" in raw and raw.get("fetch") == "remote":
+        raise check.fail(path + ("fetch",), "'fetch: remote' needs the archive at a 'url' the hosts can reach, "
+                         "not a local 'path'")
     if any(key not in raw for key in _required(kind)):
         raise Invalid()
     return AppSource(kind, options)

@@ -40,6 +40,13 @@ class ResourceError(ValueError):
     """
 
 
+#: The line a step prints when, at apply time, it finds nothing to do after all (another process
+#: got there first): the engine then reports the resource unchanged. Use it in a step's script:
+#: ``f"if [ -e {path} ]; then {UNCHANGED}; exit 0; fi; ..."``.
+UNCHANGED_LINE = "@@unchanged"
+UNCHANGED = f"printf '%s\\n' {UNCHANGED_LINE}"
+
+
 @dataclass(frozen=True)
 class Notification:
     """``notifies=("restart", "service[hello]")``: run ``action`` on ``target`` when the notifier changed."""

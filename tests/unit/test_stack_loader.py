@@ -437,7 +437,24 @@ CASES = {
     ),
     "directory without path": (
         "stack: {name: x}\nlayers: {app: {}}\napps:\n  hello: {layers: [app], source: {type: directory}}\n",
-        ["stack.yml:4:26: apps.hello.source: directory source needs 'path' or 'url'"],
+        ["stack.yml:4:26: apps.hello.source: directory source needs 'path' (a directory on this machine)"],
+    ),
+    "directory with url": (
+        "stack: {name: x}\nlayers: {app: {}}\napps:\n  hello: {layers: [app], source: {type: directory, url: u}}\n",
+        ["stack.yml:4:26: apps.hello.source: directory source needs 'path' (a directory on this machine)",
+         "stack.yml:4:52: apps.hello.source: unknown key 'url'"],
+    ),
+    "directory fetched remotely": (
+        "stack: {name: x}\nlayers: {app: {}}\napps:\n  hello: {layers: [app], source: {type: directory, path: a, "
+        "fetch: remote}}\n",
+        ["stack.yml:4:68: apps.hello.source.fetch: a directory source is on this machine: it is always packed here "
+         "and streamed; 'fetch: remote' is for archive (url), git and s3"],
+    ),
+    "archive path fetched remotely": (
+        "stack: {name: x}\nlayers: {app: {}}\napps:\n  hello: {layers: [app], source: {type: archive, path: a.tgz, "
+        "fetch: remote}}\n",
+        ["stack.yml:4:70: apps.hello.source.fetch: 'fetch: remote' needs the archive at a 'url' the hosts can "
+         "reach, not a local 'path'"],
     ),
     "archive with path and url": (
         "stack: {name: x}\nlayers: {app: {}}\napps:\n"

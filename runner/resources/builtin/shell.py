@@ -12,10 +12,11 @@ import re
 import shlex
 from typing import Any
 
+from runner.resources.api import UNCHANGED as API_UNCHANGED
 from runner.resources.api import ResourceError
 
 #: what a step prints when it found nothing to do after all (see runner.resources.api.Step)
-UNCHANGED = "printf '%s\\n' @@unchanged"
+UNCHANGED = API_UNCHANGED  # re-exported for the built-in types
 
 _MODE_RE = re.compile(r"^[0-7]{3,4}$")
 _ACCOUNT_RE = re.compile(r"^[A-Za-z0-9_.][A-Za-z0-9_.-]*\$?$")

@@ -19,9 +19,7 @@ import shlex
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from runner.resources.api import Change, Resource, ResourceError, Step
-
-UNCHANGED = "printf '%s\\n' @@unchanged"  # a step prints this when it found nothing to do after all
+from runner.resources.api import UNCHANGED, Change, Resource, ResourceError, Step
 
 
 @dataclass(frozen=True)
