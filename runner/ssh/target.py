@@ -9,6 +9,7 @@ IdentityFile), then the defaults (port 22, user root, ~/.ssh/id_*).
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,11 +42,24 @@ class SshTarget:
         return self.address if self.port == 22 else f"[{self.address}]:{self.port}"
 
 
+_MATCH_EXEC = re.compile(r"^\s*match\b.*\bexec\b", re.IGNORECASE | re.MULTILINE)
+
+
+def enable_match_exec() -> None:
+    """Give paramiko the invoke module it runs ``Match exec`` with (skipped at import: see runner.ssh)."""
+    import invoke
+    import paramiko.config
+
+    paramiko.config.invoke = invoke
+
+
 def _ssh_config(path: Path | None) -> paramiko.SSHConfig | None:
     path = path or Path("~/.ssh/config").expanduser()
     if not path.is_file():
         return None
     try:
+        if _MATCH_EXEC.search(path.read_text(errors="replace")):
+            enable_match_exec()
         return paramiko.SSHConfig.from_path(str(path))
     except Exception as exc:  # paramiko raises several kinds for a broken file
         raise UserError(f"{path}: cannot read ssh config: {exc}") from None

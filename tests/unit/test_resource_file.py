@@ -157,13 +157,17 @@ def test_probe_sends_old_content_only_when_its_checksum_differs() -> None:
 
 # -- apply -----------------------------------------------------------------------------------
 
-def test_apply_writes_payload_atomically() -> None:
+def test_apply_writes_content_atomically() -> None:
     resource = File(PATH, content="hi\n", owner="app", mode="0600")
     step = resource.apply(FILE_OLD, resource.diff(FILE_OLD))
-    assert step.payloads == (b"hi\n",)
-    assert "mktemp /etc/.runner-XXXXXX" in step.script
-    assert 'cat -- "$P0" >"$runner_t"' in step.script
-    assert "chown -- app \"$runner_t\"" in step.script and "chmod -- 0600 \"$runner_t\"" in step.script
+    assert step.payloads == ()  # small text: printf in the script
+    assert 'runner_t=/etc/.runner-"$$"-' in step.script and "umask 066" in step.script
+    assert "{ set -C; { printf '%s' 'hi\n' >\"$runner_t\"; } 2>/dev/null ||" in step.script
+    assert "chown -- app \"$runner_t\"" in step.script and "chmod" not in step.script  # the umask gave 0600
+    sensitive = File(PATH, content="hi\n", mode="0755", sensitive=True)
+    step = sensitive.apply(FILE_OLD, sensitive.diff(FILE_OLD))
+    assert step.payloads == (b"hi\n",) and 'cat -- "$P0" >"$runner_t"' in step.script
+    assert "chmod -- 0755 \"$runner_t\"" in step.script and "umask" not in step.script
     assert 'mv -f -- "$runner_t" "$runner_p"' in step.script
     assert "parent directory /etc does not exist" in step.script
     assert "mkdir" not in step.script  # a missing parent fails, as in Chef

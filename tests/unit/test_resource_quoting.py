@@ -119,11 +119,25 @@ def test_the_scanner_catches_unquoted_values() -> None:
     assert "touch" not in expanded
 
 
-def test_contents_travel_as_payloads_never_in_scripts() -> None:
-    resource = File("/etc/x", content=EVIL)
-    step = resource.apply(FileState(), [])
-    assert step.payloads == (EVIL.encode(),)
-    assert "pwned" not in step.script
+def test_small_text_contents_travel_quoted_in_the_script_and_are_written_literally(tmp_path) -> None:
+    target = tmp_path / "x"
+    step = File(str(target), content=EVIL).apply(FileState(), [])
+    assert step.payloads == ()  # written by printf: no process, no payload
+    _assert_only_quoted([step.script], [EVIL])
+    result = subprocess.run(["sh", "-c", "set -e\n" + step.script], capture_output=True, text=True, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert target.read_text() == EVIL and oct(target.stat().st_mode & 0o777) == "0o644"
+    assert not list(tmp_path.glob("pwned*")) and sorted(p.name for p in tmp_path.iterdir()) == ["x"]
+
+
+@pytest.mark.parametrize("kwargs", [{"content": EVIL, "sensitive": True}, {"content": EVIL.encode() + b"\0"},
+                                    {"content": "x" * (64 * 1024 + 1)}],
+                         ids=["sensitive", "binary", "big"])
+def test_sensitive_binary_and_big_contents_travel_as_payloads(kwargs) -> None:
+    step = File("/etc/x", **kwargs).apply(FileState(), [])
+    content = kwargs["content"]
+    assert step.payloads == (content if isinstance(content, bytes) else content.encode(),)
+    assert "pwned" not in step.script and "xxxx" not in step.script
 
 
 @pytest.mark.parametrize("resource, state", [

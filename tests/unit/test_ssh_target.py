@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -85,3 +87,29 @@ def test_sudo_wrap_keeps_the_command_one_literal_argument(command: str) -> None:
     script = shlex.split(with_pw)[2]
     assert shlex.split(with_pw)[:2] == ["sh", "-c"]
     assert f"sh -c {shlex.quote(command)}" in script
+
+
+def test_match_exec_in_a_config_works(tmp_path: Path) -> None:
+    """paramiko's invoke import is skipped at start-up (runner.ssh); a config with Match exec brings it back.
+
+    In a subprocess: invoke copies stdin to the command it runs, which pytest's capture forbids.
+    """
+    conf = tmp_path / "ssh_config"
+    conf.write_text('Match host web1 exec "test -d /"\n    HostName 10.1.1.1\n\n'
+                    'Match host web1 exec "test -d /no/such/dir"\n    Port 2299\n')
+    code = (
+        "from pathlib import Path\n"
+        "from runner.model.stack import SshSettings, Stack\n"
+        "from runner.providers.api import HostAddress\n"
+        "from runner.ssh.target import resolve_target\n"
+        "import paramiko.config\n"
+        "assert paramiko.config.invoke is None\n"
+        f"stack = Stack(name='s', path=Path({str(tmp_path / 'stack.yml')!r}), "
+        f"ssh=SshSettings(config_file=Path({str(conf)!r}), user='root'))\n"
+        "t = resolve_target(stack, HostAddress('web', 'web', 'web1'))\n"
+        "print(t.address, t.port)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, stdin=subprocess.DEVNULL,
+                            timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["10.1.1.1", "22"]

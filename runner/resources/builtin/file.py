@@ -28,6 +28,7 @@ from runner.resources.builtin.shell import (
     check_path,
     chown_chmod,
     fail,
+    inline_text,
     install_payload,
     normalise_mode,
     parse_kv,
@@ -234,8 +235,13 @@ class File(PathProbed, Resource):
         ]
         rewrite = self.manages_content and (state.type != "file" or self._desired_sha() != state.sha256)
         if rewrite:
+            content = self._desired()
+            text = None if self.sensitive else inline_text(content)  # a sensitive one stays out of -v scripts
+            if text is not None:
+                lines.append(install_payload(None, self.path, self.owner, self.group, self.mode, inline=text))
+                return Step("\n".join(lines))
             lines.append(install_payload('"$P0"', self.path, self.owner, self.group, self.mode))
-            return Step("\n".join(lines), (self._desired(),))
+            return Step("\n".join(lines), (content,))
         if not self.manages_content:
             lines.append(f"if [ -L {p} ] || {{ [ -e {p} ] && [ ! -f {p} ]; }}; then "
                          f"{fail(f'{self.key}: {self.path} exists and is not a regular file')}; fi")

@@ -7,6 +7,7 @@ print ``key=value`` lines that :func:`parse_kv` reads back.
 
 from __future__ import annotations
 
+import hashlib
 import posixpath
 import re
 import shlex
@@ -117,30 +118,65 @@ def chown_chmod(target: str, owner: Any = None, group: Any = None, mode: str | N
     return lines
 
 
-def install_payload(payload: str, path: str, owner: Any = None, group: Any = None,
-                    mode: str | None = None) -> str:
-    """Atomically put the payload file ``payload`` (e.g. ``"$P0"``) at ``path``.
+#: Contents up to this size (text without NUL bytes, not sensitive) travel inside the apply
+#: script and are written by the shell's printf builtin: no process per file.
+INLINE_LIMIT = 64 * 1024
+
+
+def inline_text(content: bytes) -> str | None:
+    """``content`` as text the shell can hold in a quoted string, or None (NUL bytes, not UTF-8, too big)."""
+    if len(content) > INLINE_LIMIT or b"\0" in content:
+        return None
+    try:
+        return content.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def _creation_umask(mode: str | None) -> str | None:
+    """The umask that makes a new file get ``mode`` itself (no chmod), when the mode allows it."""
+    if mode is None:
+        return "022"  # a new file gets 0644
+    value = int(mode, 8)
+    if value & 0o7111:  # execute or special bits: a plain open() cannot set them
+        return None
+    return format(0o666 & ~value, "03o")
+
+
+def install_payload(payload: str | None, path: str, owner: Any = None, group: Any = None,
+                    mode: str | None = None, inline: str | None = None) -> str:
+    """Atomically put new content at ``path``: the payload file ``payload`` (e.g. ``"$P0"``),
+    or ``inline`` text written by printf (a shell builtin: no process).
 
     The content goes to a temporary file in the same directory, gets its
     metadata there and is renamed over the target, so a run killed half-way
-    leaves either the old file or the new one, never a truncated one. When
-    no owner/group/mode is given, an existing regular file keeps its own
-    (a new file gets 0644, owned by the running user).
+    leaves either the old file or the new one, never a truncated one. The
+    temporary name is fixed per run and target and created with noclobber
+    (O_EXCL), so a file or symlink planted there makes the write fail rather
+    than follow it; a leftover of an earlier run is removed and the create
+    retried. When no owner/group/mode is given, an existing regular file keeps
+    its own (a new file gets 0644, owned by the running user).
     """
-    # what is not declared is kept from an existing regular file; a new file gets 0644
-    keep = []
+    if (payload is None) == (inline is None):
+        raise ValueError("give a payload file or inline text")
+    tag = hashlib.sha256(path.encode()).hexdigest()[:12]
+    umask = _creation_umask(mode)
+    write = (f"cat -- {payload}" if payload is not None else f"printf '%s' {q(inline)}") + ' >"$runner_t"'
+    # noclobber for both tries; a failed redirection of a regular builtin or a command only fails that command
+    create = f"{{ set -C; {{ {write}; }} 2>/dev/null || {{ rm -f -- \"$runner_t\" && {write}; }}; }}"
+    keep = []  # what is not declared is kept from an existing regular file
     if mode is None:
         keep.append("chmod -- \"$(stat -c %a -- \"$runner_p\")\" \"$runner_t\"")
     if owner is None or group is None:
         keep.append("chown -- \"$(stat -c %u:%g -- \"$runner_p\")\" \"$runner_t\"")
-    commands = [f"cat -- {payload} >\"$runner_t\""]
+    commands = [create]
     if keep:
-        fresh = " else chmod 0644 \"$runner_t\";" if mode is None else ""
-        commands.append("if [ -f \"$runner_p\" ] && [ ! -L \"$runner_p\" ]; then " + " && ".join(keep)
-                        + ";" + fresh + " fi")
-    commands += [*chown_chmod('"$runner_t"', owner, group, mode), "mv -f -- \"$runner_t\" \"$runner_p\""]
+        commands.append("if [ -f \"$runner_p\" ] && [ ! -L \"$runner_p\" ]; then " + " && ".join(keep) + "; fi")
+    commands += ["set +C", *chown_chmod('"$runner_t"', owner, group, mode if umask is None else None),
+                 "mv -f -- \"$runner_t\" \"$runner_p\""]
     return "\n".join([
         f"runner_p={q(path)}",
-        f"runner_t=$(mktemp {q(parent_of(path) + '/.runner-')}XXXXXX) || exit 1",
+        f"runner_t={q(parent_of(path) + '/.runner-')}\"$$\"-{tag}",
+        *([f"umask {umask}"] if umask is not None else []),
         "{ " + " &&\n  ".join(commands) + "; } || { rm -f -- \"$runner_t\"; exit 1; }",
     ])
