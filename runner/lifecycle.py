@@ -6,10 +6,13 @@
   ``instances``), and the app databags rewritten.
 * converge: configure everywhere, with setup first on hosts that lack the marker.
 * execute-recipes: just the named recipes.
+* shutdown: the layers' shutdown recipes, bounded by their shutdown_timeout
+  (``runner instances stop|destroy`` runs it before stopping instances).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import json
 import uuid
@@ -37,7 +40,7 @@ from runner.resources.api import Resource
 from runner.ssh.target import SshTarget, resolve_target
 
 MARKER_DIR = "/var/lib/runner"
-COMMANDS = ("converge", "setup", "configure", "execute-recipes")
+COMMANDS = ("converge", "setup", "configure", "execute-recipes", "shutdown")
 INTERNAL = "runner (lifecycle)"
 
 
@@ -135,6 +138,13 @@ class EventCompiler:
             resources += self.databags(inst, ctx)
         return resources
 
+    def shutdown(self, inst: Instance) -> list[Resource]:
+        """The layers' shutdown recipes (before the instance is stopped); none: an empty list."""
+        recipes = self.recipes(inst, "shutdown")
+        if not recipes:
+            return []
+        return compile_run_list(self.context(inst, "shutdown", DeploymentView("shutdown")), recipes)
+
     def execute_recipes(self, inst: Instance, recipes: Sequence[str]) -> list[Resource]:
         ctx = self.context(inst, "execute_recipes", DeploymentView("execute_recipes", args={"recipes": list(recipes)}))
         return compile_run_list(ctx, list(recipes))
@@ -166,9 +176,18 @@ def plan_run(stack: Stack, registry: Registry, command: str, names: Sequence[str
             job = HostJob(name, builder.setup(inst))
         elif command == "configure":
             job = HostJob(name, builder.configure(inst))
+        elif command == "shutdown":
+            resources = builder.shutdown(inst)
+            if not resources:
+                continue  # nothing to run: no connection either
+            job = HostJob(name, resources)
         else:
             job = HostJob(name, builder.execute_recipes(inst, recipes))
         mark_sensitive(job.resources + (job.setup_resources or []), plan.secrets)
         plan.jobs.append(job)
         plan.targets[name] = resolve_target(stack, state.host)
+        if command == "shutdown":  # bounded by the layers' shutdown_timeout, as in OpsWorks
+            limit = max(stack.layers[layer].shutdown_timeout for layer in inst.layers) if inst.layers else 120.0
+            target = plan.targets[name]
+            plan.targets[name] = dataclasses.replace(target, command_timeout=min(target.command_timeout, limit))
     return plan

@@ -51,3 +51,42 @@ def test_unknown_instance_is_a_clear_error(docker_hosts) -> None:
     assert proc.returncode == 2
     assert "no instance 'app9'" in proc.stderr and "did you mean 'app1'?" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_start_and_stop_run_the_lifecycle_events(docker_hosts, tmp_path) -> None:
+    """stop: the stopping instance's shutdown recipes, then configure on the others; start: converge."""
+    book = tmp_path / "books" / "topo"
+    (book / "recipes").mkdir(parents=True)
+    (book / "metadata.yml").write_text("name: topo\nversion: 0.1.0\n")
+    (book / "recipes" / "configure.py").write_text(
+        'online = sorted(i.name for i in instances if i.status == "online")\n'
+        'file("/etc/topology", content=" ".join(online) + "\\n")\n')
+    (book / "recipes" / "shutdown.py").write_text('file("/var/tmp/shutdown-ran", content=instance.name + "\\n")\n')
+    config = {"stack": {"cookbooks": [{"path": str(tmp_path / "books")}]},
+              "layers": {"web": {"recipes": {"configure": ["topo::configure"], "shutdown": ["topo::shutdown"]}}}}
+    hosts = docker_hosts(2, layers=("web",), config=config)
+    stack_file = str(hosts.stack.path)
+
+    def cat(name: str, path: str) -> str:
+        return hosts.exec(name, "sh", "-c", f"cat {path} 2>/dev/null || echo missing").stdout.strip()
+
+    started = _runner("instances", "start", "-f", stack_file, "--format", "json")
+    assert started.returncode == 0, started.stderr
+    assert json.loads(started.stdout)[0]["instance"] == "web1"  # stdout keeps the table (JSON here)
+    assert "converge of stack" in started.stderr
+    assert cat("web1", "/etc/topology") == cat("web2", "/etc/topology") == "web1 web2"
+
+    stopped = _runner("instances", "stop", "-f", stack_file, "--instance", "web2")
+    assert stopped.returncode == 0, stopped.stderr
+    assert "shutdown of stack" in stopped.stderr and "configure of stack" in stopped.stderr
+    assert cat("web1", "/etc/topology") == "web1", "the remaining instance was configured without web2"
+    assert cat("web1", "/var/tmp/shutdown-ran") == "missing"
+
+    started = _runner("instances", "start", "-f", stack_file, "--instance", "web2")
+    assert started.returncode == 0, started.stderr
+    assert cat("web2", "/var/tmp/shutdown-ran") == "web2", "web2 ran its shutdown recipe before it stopped"
+    assert cat("web1", "/etc/topology") == "web1 web2"
+
+    quiet = _runner("instances", "stop", "-f", stack_file, "--instance", "web2", "--no-lifecycle")
+    assert quiet.returncode == 0, quiet.stderr
+    assert "configure" not in quiet.stderr and cat("web1", "/etc/topology") == "web1 web2"

@@ -57,8 +57,9 @@ def test_demo_up_deploy_again_and_down(demo_copy) -> None:
     found = re.search(r"The demo is up\. The load balancer answers on (http://127\.0\.0\.1:\d+/)", up.stdout)
     assert found, up.stdout[-2000:]
     url = found.group(1)
-    for label in ("Docker engine", "host image", "starting the instances", "converge", "deploy hello"):
+    for label in ("Docker engine", "host image", "starting the instances", "deploy hello"):
         assert f"==> {label}" in up.stderr, f"no progress line for {label}"
+    assert "converge of stack" in up.stderr
 
     first = answers(url, 20)
     assert {host for host, _ in first} == {"app1", "app2"}, "both app hosts answer through the balancer"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from typing import IO, Any
 
 from runner import hookimpl
 from runner.cli.api import Command, CommandContext
@@ -15,6 +16,7 @@ from runner.engine.report import LivePrinter, host_line, json_report, print_plan
 from runner.engine.run import DEFAULT_PARALLEL, run_jobs
 from runner.events import HostResult, RunInfo, RunReport
 from runner.lifecycle import plan_run
+from runner.model.stack import Stack
 
 
 def host_result(o: HostOutcome) -> HostResult:
@@ -36,44 +38,58 @@ class RunCommand(Command):
         return []
 
     def run(self, args: argparse.Namespace, ctx: CommandContext) -> int:
-        registry = ctx.registry
-        stack = load_stack(args, registry)
+        stack = load_stack(args, ctx.registry)
         names = select_instances(stack, args.layer, args.instance)
         event = getattr(args, "event", None) or self.event
-        plan = plan_run(stack, registry, event, names, command_json(args), self.recipes(args))
-        redact = Redactor(plan.secrets)
-        live = LivePrinter(ctx.err)
+        return run_event(ctx, stack, event, names, command_json=command_json(args), recipes=self.recipes(args),
+                         verbose=args.verbose, parallel=args.parallel, fmt=args.format,
+                         name="plan" if self.plan_only else self.name, plan_only=self.plan_only)
 
-        def log(host: str, line: str) -> None:
-            live(host, redact(line))
 
-        def changed(host: str, key: str, summary: str) -> None:
-            registry.notify("runner_resource_changed", host=host, resource=key, summary=summary)
+def run_event(ctx: CommandContext, stack: Stack, event: str, names: list[str], *,
+              command_json: dict[str, Any] | None = None, recipes: list[str] | None = None, verbose: int = 0,
+              parallel: int = DEFAULT_PARALLEL, fmt: str = "text", name: str | None = None,
+              plan_only: bool = False, report: IO[str] | None = None) -> int:
+    """Run a lifecycle event on the named instances and report it; returns the exit code (0 or 1).
 
-        name = "plan" if self.plan_only else self.name
-        info = RunInfo(name, stack.name, tuple(names), time.time())
-        registry.notify("runner_run_start", run=info)
-        started = time.monotonic()
-        options = HostOptions(plan=self.plan_only, verbose=args.verbose, log=log, on_changed=changed, redact=redact)
-        done = {o.host: o for o in plan.offline}
-        for outcome in run_jobs(plan.jobs, plan.targets, options, parallel=args.parallel):
-            done[outcome.host] = outcome
-        outcomes = [done[n] for n in plan.order]
-        for o in outcomes:
-            live(o.host, redact(host_line(o)))
-            if o.failed:
-                registry.notify("runner_host_failed", host=o.host, error=redact(o.error or "a resource failed"),
-                                result=host_result(o))
-        registry.notify("runner_run_finish", run=info,
-                        report=RunReport(info, tuple(host_result(o) for o in outcomes)))
-        seconds = time.monotonic() - started
-        if args.format == "json":
-            ctx.out.write(json_report(name, stack.name, outcomes, seconds))
-        elif self.plan_only:
-            print_plan(ctx.out, outcomes)
-        else:
-            print_summary(ctx.out, outcomes, f"{name} of stack {stack.name}: {seconds:.1f} s")
-        return 1 if any(o.failed for o in outcomes) else 0
+    ``report`` is where the summary (or the JSON report) goes: stdout unless given.
+    """
+    registry = ctx.registry
+    out = report or ctx.out
+    plan = plan_run(stack, registry, event, names, command_json or {}, recipes or [])
+    redact = Redactor(plan.secrets)
+    live = LivePrinter(ctx.err)
+
+    def log(host: str, line: str) -> None:
+        live(host, redact(line))
+
+    def changed(host: str, key: str, summary: str) -> None:
+        registry.notify("runner_resource_changed", host=host, resource=key, summary=summary)
+
+    name = name or event
+    info = RunInfo(name, stack.name, tuple(names), time.time())
+    registry.notify("runner_run_start", run=info)
+    started = time.monotonic()
+    options = HostOptions(plan=plan_only, verbose=verbose, log=log, on_changed=changed, redact=redact)
+    done = {o.host: o for o in plan.offline}
+    for outcome in run_jobs(plan.jobs, plan.targets, options, parallel=parallel):
+        done[outcome.host] = outcome
+    outcomes = [done[n] for n in plan.order if n in done]
+    for o in outcomes:
+        live(o.host, redact(host_line(o)))
+        if o.failed:
+            registry.notify("runner_host_failed", host=o.host, error=redact(o.error or "a resource failed"),
+                            result=host_result(o))
+    registry.notify("runner_run_finish", run=info,
+                    report=RunReport(info, tuple(host_result(o) for o in outcomes)))
+    seconds = time.monotonic() - started
+    if fmt == "json":
+        out.write(json_report(name, stack.name, outcomes, seconds))
+    elif plan_only:
+        print_plan(out, outcomes)
+    else:
+        print_summary(out, outcomes, f"{name} of stack {stack.name}: {seconds:.1f} s")
+    return 1 if any(o.failed for o in outcomes) else 0
 
 
 class ConvergeCommand(RunCommand):
