@@ -35,6 +35,7 @@ BUILTIN_PLUGINS: tuple[tuple[str, str], ...] = (
     ("converge", "runner.cli.commands.converge"),
     ("strategies", "runner.strategies.builtin"),
     ("deploy", "runner.cli.commands.deploy"),
+    ("status", "runner.cli.commands.status"),
 )
 
 #: Built-in plugins that cannot be blocked: without them nobody could see what is loaded.

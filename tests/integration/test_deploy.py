@@ -253,3 +253,18 @@ def test_git_source_records_the_revision(docker_hosts, tmp_path) -> None:
     assert served_release(hosts, name) == report["release"]
     rows = json.loads(runner(hosts.stack.path, "history", "hello", "--format", "json").stdout)["deployments"]
     assert rows[0]["revision"] == sha
+
+
+def test_status_shows_setup_and_each_apps_release(two_hosts) -> None:
+    hosts = two_hosts
+    code, report, err = runner_json(hosts.stack.path, "deploy", "hello")
+    assert code == 0, err
+    proc = runner(hosts.stack.path, "status", "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    rows = {row["instance"]: row for row in json.loads(proc.stdout)}
+    for name in hosts.names:
+        assert rows[name]["status"] == "online" and rows[name]["setup"] is True
+        assert rows[name]["apps"]["hello"]["release"] == report["release"]
+        assert rows[name]["apps"]["hello"]["status"] == "deployed"
+    text = runner(hosts.stack.path, "status").stdout
+    assert "RELEASE STATUS" in text and report["release"] in text
