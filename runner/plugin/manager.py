@@ -36,6 +36,7 @@ BUILTIN_PLUGINS: tuple[tuple[str, str], ...] = (
     ("strategies", "runner.strategies.builtin"),
     ("deploy", "runner.cli.commands.deploy"),
     ("status", "runner.cli.commands.status"),
+    ("update-cookbooks", "runner.cli.commands.update_cookbooks"),
 )
 
 #: Built-in plugins that cannot be blocked: without them nobody could see what is loaded.
