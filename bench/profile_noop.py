@@ -31,7 +31,6 @@ import os
 import pstats
 import re
 import resource
-import shlex
 import statistics
 import subprocess
 import sys
@@ -257,8 +256,7 @@ def host_side(stack_file: str, reps: int = 5) -> list[str]:
         return best
 
     token = new_token()
-    facts = {"setup": f"cat {shlex.quote(job.setup_marker)}"} if job.setup_marker else {}
-    whole = build_probe_script(job.resources, token, facts)
+    whole = build_probe_script(job.resources, token)
     ms, forks = in_container(whole)
     out.append(f"    whole probe script ({len(job.resources)} resources, {len(whole)} bytes): {ms:6.1f} ms, "
                f"{forks} processes")
