@@ -151,7 +151,8 @@ class EventCompiler:
 
 
 def plan_run(stack: Stack, registry: Registry, command: str, names: Sequence[str],
-             command_json: dict[str, Any] | None = None, recipes: Sequence[str] = ()) -> RunPlan:
+             command_json: dict[str, Any] | None = None, recipes: Sequence[str] = (),
+             states: Sequence[InstanceState] | None = None) -> RunPlan:
     """Compile every selected instance's resources for ``command``; touches no host.
 
     Raises UserError (exit 2) for any recipe or template error, before any host is touched.
@@ -161,7 +162,8 @@ def plan_run(stack: Stack, registry: Registry, command: str, names: Sequence[str
     cookbooks = CookbookSet.from_sources(list(stack.cookbooks))
     for name in recipes:
         cookbooks.resolve_recipe(name)  # an unknown recipe is the user's error, said before anything runs
-    states = registry.provider(stack.provider)(stack).status(list(stack.instances))
+    if states is None:  # every instance's state: recipes see the whole topology
+        states = registry.provider(stack.provider)(stack).status(list(stack.instances))
     builder = EventCompiler(stack, registry, cookbooks, instance_views(stack, states), command_json or {})
     plan = RunPlan(secrets=secret_values(stack), order=list(names))
     by_name = {s.name: s for s in states}

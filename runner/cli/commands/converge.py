@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Sequence
 from typing import IO, Any
 
 from runner import hookimpl
@@ -13,10 +14,12 @@ from runner.engine.host import HostOptions
 from runner.engine.outcome import HostOutcome
 from runner.engine.redact import Redactor
 from runner.engine.report import LivePrinter, host_line, json_report, print_plan, print_summary
-from runner.engine.run import DEFAULT_PARALLEL, run_jobs
+from runner.engine.run import DEFAULT_PARALLEL, EarlyConnections, run_jobs
 from runner.events import HostResult, RunInfo, RunReport
 from runner.lifecycle import plan_run
 from runner.model.stack import Stack
+from runner.providers.api import ONLINE, InstanceState
+from runner.ssh.target import SshTarget, resolve_target
 
 
 def host_result(o: HostOutcome) -> HostResult:
@@ -46,6 +49,13 @@ class RunCommand(Command):
                          name="plan" if self.plan_only else self.name, plan_only=self.plan_only)
 
 
+def online_targets(stack: Stack, states: Sequence[InstanceState], names: Sequence[str]) -> dict[str, SshTarget]:
+    """The SSH targets of the named instances that are online, in ``names`` order."""
+    by_name = {s.name: s for s in states}
+    return {n: resolve_target(stack, by_name[n].host) for n in names
+            if n in by_name and by_name[n].status == ONLINE and by_name[n].host is not None}
+
+
 def run_event(ctx: CommandContext, stack: Stack, event: str, names: list[str], *,
               command_json: dict[str, Any] | None = None, recipes: list[str] | None = None, verbose: int = 0,
               parallel: int = DEFAULT_PARALLEL, fmt: str = "text", name: str | None = None,
@@ -56,7 +66,16 @@ def run_event(ctx: CommandContext, stack: Stack, event: str, names: list[str], *
     """
     registry = ctx.registry
     out = report or ctx.out
-    plan = plan_run(stack, registry, event, names, command_json or {}, recipes or [])
+    states = registry.provider(stack.provider)(stack).status(list(stack.instances))
+    early = None
+    if event != "shutdown":  # (shutdown runs bound their commands by shutdown_timeout: plain connections)
+        early = EarlyConnections(online_targets(stack, states, names), parallel)
+    try:
+        plan = plan_run(stack, registry, event, names, command_json or {}, recipes or [], states)
+    except BaseException:
+        if early is not None:
+            early.close()
+        raise
     redact = Redactor(plan.secrets)
     live = LivePrinter(ctx.err)
 
@@ -72,7 +91,7 @@ def run_event(ctx: CommandContext, stack: Stack, event: str, names: list[str], *
     started = time.monotonic()
     options = HostOptions(plan=plan_only, verbose=verbose, log=log, on_changed=changed, redact=redact)
     done = {o.host: o for o in plan.offline}
-    for outcome in run_jobs(plan.jobs, plan.targets, options, parallel=parallel):
+    for outcome in run_jobs(plan.jobs, plan.targets, options, parallel=parallel, early=early):
         done[outcome.host] = outcome
     outcomes = [done[n] for n in plan.order if n in done]
     for o in outcomes:
