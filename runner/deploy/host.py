@@ -47,6 +47,7 @@ class HostDeploy:
     health_seconds: float = 0.0
     remote_commands: int = 0
     meta: dict[str, Any] = field(default_factory=dict)  # the new release's .release.json
+    lock: Any = None  # the channel holding the app's lock on the host (closed with the connection)
     log: list[str] = field(default_factory=list)
 
     @property
@@ -100,6 +101,23 @@ class HostSteps:
         return part, self.redact(combined)[-OUTPUT_TAIL:]
 
     # -- the steps -----------------------------------------------------------
+
+    def lock(self) -> None:
+        """Take the app's lock on the host for the rest of this connection: one deploy, rollback or
+        undeploy of an app at a time. It is released when the runner ends, even when it is killed."""
+        try:
+            line, channel = self.conn.hold(hostscripts.lock_command(self.app), timeout=30)
+        except HostError as exc:
+            raise StepFailed(self.state.host, "lock", self.redact(exc.message)) from None
+        self.state.remote_commands += 1
+        if line == hostscripts.NO_LOCK:
+            self.log(self.state.host, "warning: no flock on this host: this run is not locked against others")
+        elif line != hostscripts.LOCKED:
+            channel.close()
+            raise StepFailed(self.state.host, "lock", f"another deploy, rollback or undeploy of {self.app} is "
+                             f"running on this host ({hostscripts.lock_path(self.app)} is held); "
+                             "try again when it has ended")
+        self.state.lock = channel
 
     def inspect(self) -> HostReleases:
         result = self.run("inspect", hostscripts.inspect_script(self.app))

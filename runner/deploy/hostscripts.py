@@ -19,6 +19,8 @@ SOURCE = "@@source"
 HOOKS_BEFORE_SWITCH = ("before_migrate", "before_symlink")
 SHARED_DIRS = ("config", "log", "pids", "system")
 UNDEPLOYED_DIR = "/var/lib/runner/undeployed"
+LOCK_DIR = "/var/lib/runner/locks"
+LOCKED, NO_LOCK = "@@locked", "@@nolock"
 q = shlex.quote
 
 
@@ -66,6 +68,21 @@ def _hook(name: str) -> list[str]:
         f'RELEASE_PATH="$R" ./deploy/{name}) 2>&1',
         "fi",
     ]
+
+
+def lock_path(app: str) -> str:
+    return f"{LOCK_DIR}/{app}.lock"
+
+
+def lock_command(app: str) -> str:
+    """Hold the app's lock on this host for as long as the command's stdin stays open (see Connection.hold).
+
+    Prints LOCKED once held; prints nothing and exits when another run holds
+    it; prints NO_LOCK (and runs unlocked) on a host without flock.
+    """
+    inner = f"echo {LOCKED}; exec cat >/dev/null"
+    return (f"mkdir -p {q(LOCK_DIR)} && if command -v flock >/dev/null 2>&1; then "
+            f"exec flock -n {q(lock_path(app))} sh -c {q(inner)}; else echo {NO_LOCK}; exec cat >/dev/null; fi")
 
 
 def inspect_script(app: str) -> str:

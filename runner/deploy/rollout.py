@@ -148,6 +148,7 @@ class Deployment:
                 conn.open()
             except HostError as exc:
                 raise StepFailed(host, "connect", self.redact(exc.message)) from None
+            self.steps[host].lock()
             self.steps[host].inspect()
 
         self._parallel(self.hosts, connect)

@@ -179,6 +179,40 @@ class Connection:
 
     # -- running commands ---------------------------------------------------
 
+    def hold(self, command: str, timeout: float | None = None) -> tuple[str, paramiko.Channel]:
+        """Start ``command`` and leave it running; return its first line of output and its channel.
+
+        The command keeps its stdin open until the channel is closed, by the
+        caller or because this connection ends (the runner exits or dies), so
+        a command that waits for the end of its stdin lives exactly as long as
+        this connection: what a lock held on a host needs.
+        """
+        self.open()
+        assert self.client is not None
+        t = self.target
+        use_sudo = t.sudo
+        wire = sudo_wrap(command, t.sudo_password is not None) if use_sudo else command
+        try:
+            channel = self.client.get_transport().open_session(timeout=t.connect_timeout)  # type: ignore[union-attr]
+            channel.exec_command(wire)
+            if use_sudo and t.sudo_password is not None:
+                channel.sendall((t.sudo_password + "\n").encode())
+        except (paramiko.SSHException, OSError, AttributeError) as exc:
+            raise self._fail(f"connection lost: {exc}", "connection-lost") from None
+        self.commands_run += 1
+        channel.settimeout(t.command_timeout if timeout is None else timeout)
+        line = b""
+        try:
+            while not line.endswith(b"\n"):
+                data = channel.recv(1)
+                if not data:
+                    break
+                line += data
+        except TimeoutError:
+            channel.close()
+            raise self._fail(f"no answer from: {command[:80]}", "timeout") from None
+        return line.decode("utf-8", "replace").strip(), channel
+
     def run(self, command: str, stdin: Stdin = None, timeout: float | None = None,
             sudo: bool | None = None) -> CommandResult:
         """Run ``command`` (a shell string) and wait for it; stream ``stdin`` to it.

@@ -177,6 +177,32 @@ def test_killed_deploy_leaves_current_and_the_next_deploy_works(two_hosts) -> No
         assert "staged" not in statuses, "the interrupted release was cleaned up"
 
 
+def test_a_second_deploy_at_the_same_time_is_refused(two_hosts) -> None:
+    hosts = two_hosts
+    write_hook(hosts.app, "before_migrate", "sleep 4")
+    first = subprocess.Popen([sys.executable, "-m", "runner", "deploy", "hello", "-f", str(hosts.stack.path)],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        assert first.stdout is not None
+        for line in first.stdout:  # both hosts are locked once staging starts
+            if "staging release" in line or time.monotonic() > deadline:
+                break
+        code, report, err = runner_json(hosts.stack.path, "rollback", "hello")
+        rest, _ = first.communicate(timeout=300)
+    finally:
+        if first.poll() is None:
+            first.kill()
+        shutil.rmtree(hosts.app / "deploy")
+    assert first.returncode == 0, rest
+    assert code == 1
+    for name in hosts.names:
+        entry = by_host(report)[name]
+        assert entry["step"] == "lock" and "another deploy, rollback or undeploy of hello" in entry["error"]
+    code, report, err = runner_json(hosts.stack.path, "deploy", "hello")  # the lock went with the first runner
+    assert code == 0, err
+
+
 def test_rolling_health_failure_in_batch_2_puts_batch_2_back(docker_hosts, tmp_path) -> None:
     app = app_copy(tmp_path)
     check = f"test ! -e /tmp/unhealthy && {HEALTH}"

@@ -303,6 +303,7 @@ class UndeployCommand(AppCommand):
 
         def work(state: HostDeploy) -> None:
             steps = HostSteps(state, app.name, redact, log, args.verbose)
+            steps.lock()
             state.previous = steps.inspect().current
             log(state.host, "running the undeploy recipes")
             steps.recipes(resources[state.host], options)
