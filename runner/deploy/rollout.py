@@ -135,6 +135,12 @@ class Deployment:
         mark_sensitive(resources, set(self.redact.secrets))
         return resources
 
+    def _undeploy_resources(self, host: str):
+        view = DeploymentView("undeploy", self.app.name, args={"deployment_id": self.deployment_id})
+        resources = self.compiler.deployment(self.stack.instances[host], "undeploy", view)
+        mark_sensitive(resources, set(self.redact.secrets))
+        return resources
+
     # -- opening ---------------------------------------------------------------------
 
     def open(self) -> None:
@@ -243,6 +249,8 @@ class Deployment:
             steps.switch(previous, metas)
             if switched and previous is not None:
                 steps.recipes(self._resources(host, previous), self.options)
+            elif switched:  # there was no release before: back to not deployed, so the app must stop
+                steps.recipes(self._undeploy_resources(host), self.options)
             self.log_line(host, f"put back on {previous or 'no release'}")
         except StepFailed as exc:
             state.error = f"{state.error}; putting it back failed too: {exc.step}: {exc.message}"

@@ -294,3 +294,17 @@ def test_status_shows_setup_and_each_apps_release(two_hosts) -> None:
         assert rows[name]["apps"]["hello"]["status"] == "deployed"
     text = runner(hosts.stack.path, "status").stdout
     assert "RELEASE STATUS" in text and report["release"] in text
+
+
+def test_a_failed_first_deploy_leaves_the_app_not_running(docker_hosts, tmp_path) -> None:
+    app = app_copy(tmp_path)
+    hosts = docker_hosts(1, config=app_stack(app, health_check={"command": "false", "retries": 0}))
+    converged(hosts)
+    code, report, err = runner_json(hosts.stack.path, "deploy", "hello")
+    assert code == 1
+    name = hosts.names[0]
+    assert by_host(report)[name]["result"] == "put_back" and by_host(report)[name]["step"] == "health_check"
+    assert current(hosts, name) == "", "no release before: no current after"
+    assert sh(hosts, name, "curl -s localhost:8080/ >/dev/null && echo up || echo down") == "down"
+    meta = json.loads(sh(hosts, name, f"cat /srv/hello/releases/{report['release']}/.release.json"))
+    assert meta["status"] == "failed"
