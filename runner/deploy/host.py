@@ -16,7 +16,7 @@ from runner.deploy import hostscripts
 from runner.deploy.releases import HostReleases, parse_inspect
 from runner.engine.host import HostJob, HostOptions, HostRunner
 from runner.engine.redact import Redactor
-from runner.engine.wire import wrapper
+from runner.engine.wire import run_script
 from runner.errors import HostError
 from runner.resources.api import Resource
 from runner.ssh.connection import CommandResult, Connection
@@ -78,7 +78,7 @@ class HostSteps:
             self.log(self.state.host, f"$ {step} ({len(data)} bytes of sh):\n" + self.redact(shown))
         self.state.remote_commands += 1
         try:
-            result = self.conn.run(wrapper(data), stdin=data + payload)
+            result = run_script(self.conn, data, payload)
         except HostError as exc:
             raise StepFailed(self.state.host, step, self.redact(exc.message)) from None
         if result.exit_status != 0:

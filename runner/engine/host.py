@@ -26,7 +26,7 @@ from runner.engine.probe import (
     parse_probe_output,
 )
 from runner.engine.redact import Redactor
-from runner.engine.wire import wrapper
+from runner.engine.wire import run_script
 from runner.errors import HostError
 from runner.resources.api import Change, Resource, Step
 from runner.ssh.connection import Connection
@@ -60,11 +60,6 @@ class _BrokenResource(Exception):
     """A resource type failed on its own probe output: a bug in that type, reported on its host."""
 
 
-def _run_script(conn: Connection, script: bytes, stdin: bytes | None = None):
-    """Run ``script`` on the host; ``stdin`` is what it reads (the script first, then any payloads)."""
-    return conn.run(wrapper(script), stdin=script if stdin is None else stdin)
-
-
 class HostRunner:
     def __init__(self, job: HostJob, conn: Connection, options: HostOptions):
         self.job = job
@@ -95,7 +90,7 @@ class HostRunner:
 
     def _send_probe(self, script: bytes):
         self._verbose("probe", script)
-        result = _run_script(self.conn, script)
+        result = run_script(self.conn, script)
         self.outcome.remote_commands += 1
         return result
 
@@ -180,7 +175,7 @@ class HostRunner:
         apply = build_apply_script(resources, steps, token)
         self._verbose("apply", apply.script)
         self.opts.log(self.job.name, f"applying {len(included)} of {len(resources)} resources")
-        result = _run_script(self.conn, apply.script, apply.stdin)
+        result = run_script(self.conn, apply.script, b"".join(apply.payloads))
         self.outcome.remote_commands += 1
         outcomes, finished = parse_apply_output(result.stdout.decode("utf-8", "replace"), token)
         self._record(resources, diffs, steps, included, outcomes)

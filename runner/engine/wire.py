@@ -10,6 +10,10 @@ the command-line limit.
 from __future__ import annotations
 
 import shlex
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from runner.ssh.connection import CommandResult, Connection
 
 
 def wrapper(script: bytes) -> str:
@@ -21,6 +25,11 @@ def wrapper(script: bytes) -> str:
         f'head -c {n} > "$T/script" || exit 125; '
         'sh "$T/script" "$T"'
     )
+
+
+def run_script(conn: Connection, script: bytes, payload: bytes = b"") -> CommandResult:
+    """Run ``script`` on the connection's host; ``payload`` follows it on stdin for the script to read."""
+    return conn.run(wrapper(script), stdin=script + payload)
 
 
 def quote_all(values: list[str]) -> str:
