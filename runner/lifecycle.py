@@ -26,7 +26,7 @@ from runner.engine.outcome import HostOutcome
 from runner.errors import UserError
 from runner.model.stack import Instance, Stack
 from runner.plugin.registry import Registry
-from runner.providers.api import ONLINE, InstanceState
+from runner.providers.api import InstanceState
 from runner.recipes import (
     DeploymentView,
     InstanceView,
@@ -169,7 +169,7 @@ def plan_run(stack: Stack, registry: Registry, command: str, names: Sequence[str
     by_name = {s.name: s for s in states}
     for name in names:
         inst, state = stack.instances[name], by_name[name]
-        if state.status != ONLINE or state.host is None:
+        if not state.online:
             plan.offline.append(HostOutcome(name, error=f"instance is {state.status}", cause="offline"))
             continue
         if command == "converge":

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from runner.balancers.api import BalancerError, LoadBalancer
 from runner.errors import HostError, UserError
 from runner.model.stack import App, Stack
-from runner.providers.api import ONLINE, InstanceState
+from runner.providers.api import InstanceState
 from runner.ssh.connection import Connection
 from runner.ssh.target import resolve_target
 
@@ -46,7 +46,7 @@ def open_balancer(
     members = [i.name for i in stack.instances_of(settings.layer)]
     if provider_states is None:
         provider_states = registry.provider(stack.provider)(stack).status(members) if members else []
-    hosts = [s.host for s in provider_states if s.name in members and s.status == ONLINE and s.host]
+    hosts = [s.host for s in provider_states if s.name in members and s.online]
     if not hosts:
         raise BalancerError(f"app {app.name!r}: layer {settings.layer!r} has no online instance to run the "
                             f"{settings.type} balancer ({where})")

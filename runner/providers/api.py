@@ -44,6 +44,11 @@ class InstanceState:
     host: HostAddress | None = None  # set when status is ONLINE
     details: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def online(self) -> bool:
+        """Online and with an address to reach it at: what a run can connect to."""
+        return self.status == ONLINE and self.host is not None
+
 
 class Provider(abc.ABC):
     """Base class of providers.
@@ -81,4 +86,4 @@ class Provider(abc.ABC):
 
     def hosts(self, names: Sequence[str] | None = None) -> list[HostAddress]:
         """Addresses of the named instances that are online."""
-        return [s.host for s in self.status(names) if s.status == ONLINE and s.host]
+        return [s.host for s in self.status(names) if s.online]

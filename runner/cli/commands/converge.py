@@ -18,7 +18,7 @@ from runner.engine.run import DEFAULT_PARALLEL, EarlyConnections, run_jobs
 from runner.events import HostResult, RunInfo, RunReport
 from runner.lifecycle import plan_run
 from runner.model.stack import Stack
-from runner.providers.api import ONLINE, InstanceState
+from runner.providers.api import InstanceState
 from runner.ssh.target import SshTarget, resolve_target
 
 
@@ -53,7 +53,7 @@ def online_targets(stack: Stack, states: Sequence[InstanceState], names: Sequenc
     """The SSH targets of the named instances that are online, in ``names`` order."""
     by_name = {s.name: s for s in states}
     return {n: resolve_target(stack, by_name[n].host) for n in names
-            if n in by_name and by_name[n].status == ONLINE and by_name[n].host is not None}
+            if n in by_name and by_name[n].online}
 
 
 def run_event(ctx: CommandContext, stack: Stack, event: str, names: list[str], *,

@@ -20,7 +20,7 @@ from runner.cli.commands.converge import run_event
 from runner.cli.options import load_stack, select_instances
 from runner.cli.table import print_table
 from runner.engine.run import DEFAULT_PARALLEL
-from runner.providers.api import ONLINE, HostAddress
+from runner.providers.api import HostAddress
 
 
 class InstancesCommand(Command):
@@ -49,7 +49,7 @@ class InstancesCommand(Command):
                                            report=ctx.err))
 
         def online() -> list[str]:
-            return [s.name for s in provider.status(list(stack.instances)) if s.status == ONLINE]
+            return [s.name for s in provider.status(list(stack.instances)) if s.online]
 
         if events and args.action in ("stop", "destroy"):
             event("shutdown", [n for n in online() if n in names])
