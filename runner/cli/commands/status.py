@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import json
 import shlex
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from runner import hookimpl
@@ -17,12 +16,11 @@ from runner.cli.api import Command, CommandContext
 from runner.cli.options import load_stack, select_instances
 from runner.cli.table import print_table
 from runner.engine.run import DEFAULT_PARALLEL
-from runner.engine.wire import wrapper
-from runner.errors import HostError
+from runner.engine.wire import run_script
 from runner.lifecycle import setup_marker
 from runner.model.stack import Stack
-from runner.providers.api import ONLINE, InstanceState
 from runner.ssh.connection import Connection
+from runner.ssh.group import HostGroup
 from runner.ssh.target import resolve_target
 
 MARK = "@@status"
@@ -66,21 +64,6 @@ def host_apps(stack: Stack, name: str) -> list[str]:
     return [app.name for app in stack.apps.values() if layers & set(app.layers)]
 
 
-def read_status(stack: Stack, state: InstanceState) -> dict[str, Any]:
-    """What one online instance says; an unreachable one gives {'error': ...}."""
-    assert state.host is not None
-    script = status_script(setup_marker(stack), host_apps(stack, state.name)).encode()
-    conn = Connection(resolve_target(stack, state.host))
-    try:
-        conn.open()
-        result = conn.run(wrapper(script), stdin=script)
-    except HostError as exc:
-        return {"error": exc.message}
-    finally:
-        conn.close()
-    return parse_status(result.stdout.decode("utf-8", "replace"))
-
-
 class StatusCommand(Command):
     name = "status"
     help = "each instance's state, whether it was set up, and the release each app runs"
@@ -93,10 +76,17 @@ class StatusCommand(Command):
         stack = load_stack(args, ctx.registry)
         names = select_instances(stack, args.layer, args.instance)
         states = ctx.registry.provider(stack.provider)(stack).status(names)
-        online = [s for s in states if s.status == ONLINE and s.host is not None]
-        with ThreadPoolExecutor(max_workers=max(1, min(args.parallel, len(online) or 1))) as pool:
-            seen = dict(zip([s.name for s in online], pool.map(lambda s: read_status(stack, s), online),
-                            strict=True))
+        marker = setup_marker(stack)
+
+        def read(conn: Connection) -> dict[str, Any]:
+            script = status_script(marker, host_apps(stack, conn.target.name)).encode()
+            return parse_status(run_script(conn, script).stdout.decode("utf-8", "replace"))
+
+        targets = [resolve_target(stack, s.host) for s in states if s.online and s.host is not None]
+        with HostGroup(targets, args.parallel) as group:
+            found_by_host = group.each(read)
+        seen: dict[str, dict[str, Any]] = {**found_by_host.succeeded,
+                                           **{n: {"error": e.message} for n, e in found_by_host.failed.items()}}
         rows = []
         for state in states:
             found = seen.get(state.name, {})
