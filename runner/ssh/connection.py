@@ -179,6 +179,21 @@ class Connection:
 
     # -- running commands ---------------------------------------------------
 
+    def _start(self, command: str, sudo: bool | None = None) -> tuple[paramiko.Channel, bool]:
+        """Open a channel running ``command`` (through sudo when the target wants it); (channel, through sudo)."""
+        self.open()
+        assert self.client is not None
+        t = self.target
+        use_sudo = t.sudo if sudo is None else sudo
+        wire = sudo_wrap(command, t.sudo_password is not None) if use_sudo else command
+        try:
+            channel = self.client.get_transport().open_session(timeout=t.connect_timeout)  # type: ignore[union-attr]
+            channel.exec_command(wire)
+        except (paramiko.SSHException, OSError, AttributeError) as exc:
+            raise self._fail(f"connection lost: {exc}", "connection-lost") from None
+        self.commands_run += 1
+        return channel, use_sudo
+
     def hold(self, command: str, timeout: float | None = None) -> tuple[str, paramiko.Channel]:
         """Start ``command`` and leave it running; return its first line of output and its channel.
 
@@ -187,19 +202,13 @@ class Connection:
         a command that waits for the end of its stdin lives exactly as long as
         this connection: what a lock held on a host needs.
         """
-        self.open()
-        assert self.client is not None
         t = self.target
-        use_sudo = t.sudo
-        wire = sudo_wrap(command, t.sudo_password is not None) if use_sudo else command
-        try:
-            channel = self.client.get_transport().open_session(timeout=t.connect_timeout)  # type: ignore[union-attr]
-            channel.exec_command(wire)
-            if use_sudo and t.sudo_password is not None:
+        channel, use_sudo = self._start(command)
+        if use_sudo and t.sudo_password is not None:
+            try:
                 channel.sendall((t.sudo_password + "\n").encode())
-        except (paramiko.SSHException, OSError, AttributeError) as exc:
-            raise self._fail(f"connection lost: {exc}", "connection-lost") from None
-        self.commands_run += 1
+            except (paramiko.SSHException, OSError) as exc:
+                raise self._fail(f"connection lost: {exc}", "connection-lost") from None
         channel.settimeout(t.command_timeout if timeout is None else timeout)
         line = b""
         try:
@@ -221,23 +230,14 @@ class Connection:
         A non-zero exit status is returned, not raised; a timeout, a lost
         connection or a sudo that wants a password raises HostError.
         """
-        self.open()
-        assert self.client is not None
         t = self.target
-        use_sudo = t.sudo if sudo is None else sudo
-        wire = sudo_wrap(command, t.sudo_password is not None) if use_sudo else command
+        started = time.monotonic()
+        channel, use_sudo = self._start(command, sudo)
         chunks = _chunks(stdin)
         if use_sudo and t.sudo_password is not None:
             first = (t.sudo_password + "\n").encode()
             chunks = (c for part in ([first], chunks) for c in part)
         timeout = t.command_timeout if timeout is None else timeout
-        started = time.monotonic()
-        try:
-            channel = self.client.get_transport().open_session(timeout=t.connect_timeout)  # type: ignore[union-attr]
-            channel.exec_command(wire)
-        except (paramiko.SSHException, OSError, AttributeError) as exc:
-            raise self._fail(f"connection lost: {exc}", "connection-lost") from None
-        self.commands_run += 1
         out: list[bytes] = []
         err: list[bytes] = []
         errors: list[BaseException] = []
