@@ -58,6 +58,16 @@ def _release_json(meta: dict[str, Any]) -> str:
     return json.dumps(meta, sort_keys=True, separators=(",", ":")) + "\n"
 
 
+def _write_metas(metas: dict[str, dict[str, Any]]) -> list[str]:
+    """Rewrite the .release.json of each release in ``metas`` that exists (ids are ours: digits only)."""
+    lines = []
+    for rid, meta in metas.items():
+        lines += [f'if [ -d "$A/releases/"{q(rid)} ]; then'] + [
+            "  " + line for line in _write_file(f"$A/releases/{rid}/.release.json", _release_json(meta), "0644")
+        ] + ["fi"]
+    return lines
+
+
 def _hook(name: str) -> list[str]:
     """Run the release's deploy/<name> from the release directory, with the app's environment, if it exists."""
     return [
@@ -155,11 +165,7 @@ def switch_script(app: str, release: str | None, metas: dict[str, dict[str, Any]
                   hook: str | None = None) -> str:
     """Point ``current`` at ``release`` atomically (None: remove it), rewrite the given
     releases' .release.json, then run ``hook`` of the new release if given."""
-    lines = _head(app, release) if release is not None else _head(app)
-    for rid, meta in metas.items():
-        lines += [f'if [ -d "$A/releases/"{q(rid)} ]; then'] + [
-            "  " + line for line in _write_file(f"$A/releases/{rid}/.release.json", _release_json(meta), "0644")
-        ] + ["fi"]
+    lines = _head(app, release) + _write_metas(metas)
     lines.append(_step("switch"))
     if release is None:
         lines.append('rm -f "$A/current"')
@@ -176,10 +182,7 @@ def switch_script(app: str, release: str | None, metas: dict[str, dict[str, Any]
 
 def hook_script(app: str, release: str, hook: str, metas: dict[str, dict[str, Any]] | None = None) -> str:
     """Run one hook of ``release``, after rewriting the given releases' .release.json."""
-    lines = _head(app, release)
-    for rid, meta in (metas or {}).items():
-        lines += _write_file(f"$A/releases/{rid}/.release.json", _release_json(meta), "0644")
-    return "\n".join(lines + _hook(hook)) + "\n"
+    return "\n".join(_head(app, release) + _write_metas(metas or {}) + _hook(hook)) + "\n"
 
 
 def finish_script(app: str, remove: Sequence[str], log_entry: dict[str, Any]) -> str:

@@ -21,7 +21,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from runner.deploy.host import HostDeploy, HostSteps, StepFailed
-from runner.deploy.releases import DEPLOYED, FAILED, ROLLED_BACK, STAGED, HostReleases, Release, releases_to_remove
+from runner.deploy.releases import (
+    DEPLOYED,
+    FAILED,
+    ROLLED_BACK,
+    STAGED,
+    HostReleases,
+    Release,
+    next_release_id,
+    releases_to_remove,
+)
 from runner.engine.host import HostOptions
 from runner.engine.redact import Redactor
 from runner.errors import HostError
@@ -54,6 +63,12 @@ def who() -> str:
     except Exception:  # no user name in this environment
         user = "unknown"
     return f"{user}@{socket.gethostname()}"
+
+
+def log_fields(command: str, deployment_id: str, app: str, host: str, strategy: str, by: str) -> dict[str, Any]:
+    """The fields every deployments.log line has (deploy, rollback and undeploy alike)."""
+    return {"time": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"), "command": command,
+            "deployment": deployment_id, "app": app, "host": host, "strategy": strategy, "who": by}
 
 
 class Deployment:
@@ -96,11 +111,15 @@ class Deployment:
     def _live(self, batch: Sequence[str]) -> list[str]:
         return [h for h in batch if self.states[h].status in (PENDING, DONE)]
 
-    def _parallel(self, batch: Sequence[str], work: Callable[[str], None]) -> list[str]:
-        """Run ``work`` on each host of ``batch`` at once; returns the hosts it failed on (recorded)."""
-        hosts = self._live(batch)
+    def _map(self, hosts: Sequence[str], work: Callable[[str], Any]) -> list[Any]:
+        """``work`` on each of ``hosts`` at once (at most ``parallel`` at a time), results in order."""
         if not hosts:
             return []
+        with ThreadPoolExecutor(max_workers=max(1, min(self.parallel, len(hosts)))) as pool:
+            return list(pool.map(work, hosts))
+
+    def _parallel(self, batch: Sequence[str], work: Callable[[str], None]) -> list[str]:
+        """Run ``work`` on each live host of ``batch`` at once; returns the hosts it failed on (recorded)."""
 
         def one(host: str) -> str | None:
             started = time.monotonic()
@@ -113,9 +132,7 @@ class Deployment:
             finally:
                 self.states[host].seconds += time.monotonic() - started
 
-        with ThreadPoolExecutor(max_workers=max(1, min(self.parallel, len(hosts)))) as pool:
-            failed = [h for h in pool.map(one, hosts) if h]
-        return failed
+        return [h for h in self._map(self._live(batch), one) if h]
 
     def _fail(self, host: str, step: str, message: str, output: str = "") -> None:
         state = self.states[host]
@@ -127,17 +144,11 @@ class Deployment:
     def _meta(self, host: str, status: str) -> dict[str, Any]:
         return {**self.states[host].meta, "status": status}
 
-    def _resources(self, host: str, release: str | None):
-        inst = self.stack.instances[host]
-        view = DeploymentView(self.command if self.command != "rollback" else "rollback", self.app.name, release,
-                              args={"deployment_id": self.deployment_id})
-        resources = self.compiler.deployment(inst, "deploy", view)
-        mark_sensitive(resources, set(self.redact.secrets))
-        return resources
-
-    def _undeploy_resources(self, host: str):
-        view = DeploymentView("undeploy", self.app.name, args={"deployment_id": self.deployment_id})
-        resources = self.compiler.deployment(self.stack.instances[host], "undeploy", view)
+    def _resources(self, host: str, release: str | None, event: str = "deploy"):
+        """The layers' ``event`` recipes of ``host`` for this run (deploy: moving to ``release``)."""
+        command = self.command if event == "deploy" else event
+        view = DeploymentView(command, self.app.name, release, args={"deployment_id": self.deployment_id})
+        resources = self.compiler.deployment(self.stack.instances[host], event, view)
         mark_sensitive(resources, set(self.redact.secrets))
         return resources
 
@@ -165,9 +176,10 @@ class Deployment:
             if state.conn is not None:
                 state.conn.close()
 
-    def choose_release(self, release_id: Callable[[_dt.datetime, list[str]], str]) -> str:
+    def choose_release(self) -> str:
+        """The new release's id, the same on every host (see :func:`next_release_id`)."""
         existing = [r.id for h in self.hosts for r in self.states[h].releases.releases]
-        self.release = release_id(self.started_at, existing)
+        self.release = next_release_id(self.started_at, existing)
         return self.release
 
     # -- the operations strategies combine ---------------------------------------
@@ -184,32 +196,22 @@ class Deployment:
                       "time": self.started_at.isoformat(timespec="seconds"), "who": self.who}
         self.log_line(host, f"staging release {rid}")
         state.release = rid
-        switched = False
         try:
             checksum, revision = steps.stage(rid, state.meta, self.environment, source.payload, source.remote_script)
-            if checksum:
-                state.meta["checksum"] = checksum
-            if revision:
-                state.meta["revision"] = revision
-            self.log_line(host, f"switching current to {rid}")
-            try:
-                steps.switch(rid, {rid: self._meta(host, STAGED)}, hook="before_restart")
-            except StepFailed as exc:
-                switched = exc.step.startswith("hook:")
-                raise
-            switched = True
-            self.log_line(host, "running the deploy recipes")
-            steps.recipes(self._resources(host, rid), self.options)
-            steps.hook(rid, "after_restart", {rid: self._meta(host, DEPLOYED)})
-            state.meta["status"] = DEPLOYED
-            state.status = DONE
         except StepFailed as exc:
             self._fail(host, exc.step, exc.message, exc.output)
-            self._put_back(host, switched)
+            self._put_back(host, switched=False)
             raise
+        if checksum:
+            state.meta["checksum"] = checksum
+        if revision:
+            state.meta["revision"] = revision
+        self.log_line(host, f"switching current to {rid}")
+        self._move(host, rid, {rid: self._meta(host, STAGED)}, {rid: self._meta(host, DEPLOYED)})
+        state.meta["status"] = DEPLOYED
 
     def _rollback_host(self, host: str) -> None:
-        state, steps = self.states[host], self.steps[host]
+        state = self.states[host]
         current = state.releases.current
         target = state.releases.previous()
         if target is None:
@@ -218,23 +220,32 @@ class Deployment:
         state.release = target.id
         old = state.releases.get(current) if current else None
         metas = {current: {**(old.meta if old else {}), "status": ROLLED_BACK}} if current else {}
+        self.log_line(host, f"switching current back from {current} to {target.id}")
+        self._move(host, target.id, metas)
+        state.meta = dict(target.meta)
+
+    def _move(self, host: str, release: str, metas: dict[str, dict[str, Any]],
+              after_metas: dict[str, dict[str, Any]] | None = None) -> None:
+        """Switch ``current`` to ``release`` (rewriting ``metas`` first, then its before_restart hook),
+        converge the deploy recipes (which restart the app), run its after_restart hook (rewriting
+        ``after_metas`` first); the host is DONE. A failure is recorded, the host put back, and re-raised."""
+        steps = self.steps[host]
         switched = False
         try:
-            self.log_line(host, f"switching current back from {current} to {target.id}")
             try:
-                steps.switch(target.id, metas, hook="before_restart")
+                steps.switch(release, metas, hook="before_restart")
             except StepFailed as exc:
-                switched = exc.step.startswith("hook:")
+                switched = exc.step.startswith("hook:")  # current had moved when the hook ran
                 raise
             switched = True
-            steps.recipes(self._resources(host, target.id), self.options)
-            steps.hook(target.id, "after_restart")
-            state.meta = dict(target.meta)
-            state.status = DONE
+            self.log_line(host, "running the deploy recipes")
+            steps.recipes(self._resources(host, release), self.options)
+            steps.hook(release, "after_restart", after_metas)
         except StepFailed as exc:
             self._fail(host, exc.step, exc.message, exc.output)
             self._put_back(host, switched)
             raise
+        self.states[host].status = DONE
 
     def _put_back(self, host: str, switched: bool) -> None:
         """Undo a host's change: ``current`` back to where it was and the app restarted on it."""
@@ -250,7 +261,7 @@ class Deployment:
             if switched and previous is not None:
                 steps.recipes(self._resources(host, previous), self.options)
             elif switched:  # there was no release before: back to not deployed, so the app must stop
-                steps.recipes(self._undeploy_resources(host), self.options)
+                steps.recipes(self._resources(host, None, "undeploy"), self.options)
             self.log_line(host, f"put back on {previous or 'no release'}")
         except StepFailed as exc:
             state.error = f"{state.error}; putting it back failed too: {exc.step}: {exc.message}"
@@ -281,12 +292,11 @@ class Deployment:
 
         failed = self._parallel(hosts, one)
         # an unhealthy host runs the new release: put it back (its failure stays recorded as health_check)
-        with ThreadPoolExecutor(max_workers=max(1, min(self.parallel, len(failed) or 1))) as pool:
-            list(pool.map(lambda host: self._put_back(host, switched=True), failed))
+        self._map(failed, lambda host: self._put_back(host, switched=True))
         return failed
 
-    def _balancer_call(self, action: str, batch: Sequence[str]) -> list[str]:
-        hosts = self._live(batch)
+    def _balancer_call(self, action: str, hosts: list[str]) -> list[str]:
+        """``drain`` or ``enable`` on the balancer; when it fails, those hosts fail (the run goes on)."""
         if self.balancer is None or not hosts:
             return []
         self.say(f"load balancer: {action} {', '.join(hosts)}")
@@ -299,20 +309,11 @@ class Deployment:
         return []
 
     def drain(self, batch: Sequence[str]) -> list[str]:
-        return self._balancer_call("drain", batch)
+        return self._balancer_call("drain", self._live(batch))
 
     def enable(self, batch: Sequence[str]) -> list[str]:
-        if self.balancer is None:
-            return []
-        hosts = [h for h in batch if self.states[h].status in (PENDING, DONE, REVERTED)]
-        self.say(f"load balancer: enable {', '.join(hosts)}")
-        try:
-            self.balancer.enable(hosts)
-        except Exception as exc:
-            for host in hosts:
-                self._fail(host, "balancer:enable", str(exc))
-            return hosts
-        return []
+        # a host put back runs its old release again: it serves too
+        return self._balancer_call("enable", [h for h in batch if self.states[h].status in (PENDING, DONE, REVERTED)])
 
     def balancer_states(self) -> dict[str, str]:
         if self.balancer is None:
@@ -350,15 +351,10 @@ class Deployment:
 
     # -- finishing ---------------------------------------------------------------------
 
-    def log_entry_base(self, host: str) -> dict[str, Any]:
-        """The fields every deployments.log line has."""
-        return {"time": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"), "command": self.command,
-                "deployment": self.deployment_id, "app": self.app.name, "host": host,
-                "strategy": self.settings.strategy, "who": self.who}
-
     def log_entry(self, host: str) -> dict[str, Any]:
         state = self.states[host]
-        entry = {**self.log_entry_base(host), "release": state.release, "previous": state.previous,
+        entry = {**log_fields(self.command, self.deployment_id, self.app.name, host, self.settings.strategy,
+                              self.who), "release": state.release, "previous": state.previous,
                  "revision": state.meta.get("revision"), "checksum": state.meta.get("checksum"),
                  "source": state.meta.get("source"), "result": "ok" if state.status == DONE else "failed"}
         if state.status != DONE:
@@ -385,8 +381,5 @@ class Deployment:
             finally:
                 state.seconds += time.monotonic() - started
 
-        touched = [h for h, s in self.states.items()
-                   if s.status in (DONE, FAILED_HOST, REVERTED) and s.conn is not None and s.release]
-        if touched:
-            with ThreadPoolExecutor(max_workers=max(1, min(self.parallel, len(touched)))) as pool:
-                list(pool.map(one, touched))
+        self._map([h for h, s in self.states.items()
+                   if s.status in (DONE, FAILED_HOST, REVERTED) and s.conn is not None and s.release], one)

@@ -6,6 +6,7 @@ import argparse
 import dataclasses
 import json
 import time
+import uuid
 from collections.abc import Sequence
 from typing import IO, Any
 
@@ -14,8 +15,7 @@ from runner.cli.api import Command, CommandContext
 from runner.cli.options import command_json, load_stack, select_instances
 from runner.cli.table import print_table
 from runner.deploy.host import HostDeploy, HostSteps, StepFailed
-from runner.deploy.releases import next_release_id
-from runner.deploy.rollout import Deployment
+from runner.deploy.rollout import Deployment, log_fields, who
 from runner.engine.host import HostOptions
 from runner.engine.redact import Redactor
 from runner.engine.report import LivePrinter
@@ -24,7 +24,7 @@ from runner.errors import HostError, UserError
 from runner.events import HostResult, RunInfo, RunReport
 from runner.lifecycle import EventCompiler, instance_views
 from runner.model.stack import App, DeploySettings, Stack
-from runner.providers.api import ONLINE, InstanceState
+from runner.providers.api import InstanceState
 from runner.recipes import DeploymentView, mark_sensitive, secret_values
 from runner.ssh.connection import Connection
 from runner.ssh.target import resolve_target
@@ -102,7 +102,7 @@ def split_online(hosts: Sequence[str], states: Sequence[InstanceState]) -> tuple
     online, offline = [], {}
     for host in hosts:
         state = by_name.get(host)
-        if state is None or state.status != ONLINE or state.host is None:
+        if state is None or not state.online:
             offline[host] = f"instance is {state.status if state else 'unknown'}"
         else:
             online.append(host)
@@ -192,7 +192,7 @@ class DeployCommand(AppCommand):
             rollout.open()
             if rollout.hosts:
                 if self.name == "deploy":
-                    release = rollout.choose_release(next_release_id)
+                    release = rollout.choose_release()
                     log("", f"release {release} from {source.description} with strategy {settings.strategy}")
                     strategy.deploy(rollout)
                 else:
@@ -299,7 +299,7 @@ class UndeployCommand(AppCommand):
             resources[host] = compiler.deployment(stack.instances[host], "undeploy", view)
             mark_sensitive(resources[host], set(redact.secrets))
         options = HostOptions(verbose=args.verbose, log=log, redact=redact)
-        rollout = Deployment(stack, app, "undeploy", app.deploy, [], {}, compiler, redact, log)
+        deployment_id, by = str(uuid.uuid4()), who()
 
         def work(state: HostDeploy) -> None:
             steps = HostSteps(state, app.name, redact, log, args.verbose)
@@ -307,8 +307,8 @@ class UndeployCommand(AppCommand):
             state.previous = steps.inspect().current
             log(state.host, "running the undeploy recipes")
             steps.recipes(resources[state.host], options)
-            entry = {**rollout.log_entry_base(state.host), "release": None, "previous": state.previous,
-                     "result": "ok"}
+            entry = {**log_fields("undeploy", deployment_id, app.name, state.host, app.deploy.strategy, by),
+                     "release": None, "previous": state.previous, "result": "ok"}
             log(state.host, f"removing /srv/{app.name}")
             steps.undeploy(entry)
 
