@@ -114,7 +114,7 @@ def make_stack(workdir: Path, hosts: int, batch: int) -> Path:
 
 def lb_url(stack: Path) -> str:
     _, proc = runner(stack, "instances", "list", "--format", "json")
-    for item in json.loads(proc.stdout):
+    for item in json.loads(proc.stdout)["instances"]:
         if item["instance"] == "lb1":
             ports = item.get("ports") or {}
             port = ports.get("80") or ports.get(80)

@@ -88,7 +88,7 @@ def startup(repeat: int = 3) -> tuple[float, list[tuple[float, str]], list[tuple
 
 
 class ProfilingPool:
-    """Stands in for ThreadPoolExecutor in runner.engine.run: profiles every host thread."""
+    """Stands in for ThreadPoolExecutor in runner.ssh.group: profiles every host thread."""
 
     profiles: list[cProfile.Profile] = []
 
@@ -101,6 +101,12 @@ class ProfilingPool:
 
     def __exit__(self, *exc: object) -> None:
         self.pool.shutdown(wait=True)
+
+    def shutdown(self, wait: bool = True) -> None:
+        self.pool.shutdown(wait=wait)
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Any:
+        return self.pool.submit(fn, *args)
 
     def map(self, fn: Callable[..., Any], *iterables: Any) -> Any:
         def profiled(*args: Any) -> Any:
@@ -116,9 +122,10 @@ def instrumented_run(stack_file: str, parallel: int, profile: bool) -> tuple[flo
     started = time.perf_counter()
     if profile:
         main_prof.enable()
-    import runner.cli.commands.converge as converge_cmd
-    import runner.engine.run as engine_run
+    import runner.api.runs as api_runs
+    import runner.api.session as api_session
     import runner.lifecycle as lifecycle
+    import runner.ssh.group as ssh_group
     from runner.cli.main import main
     from runner.plugin.registry import Registry
     from runner.ssh.connection import Connection
@@ -130,9 +137,9 @@ def instrumented_run(stack_file: str, parallel: int, profile: bool) -> tuple[flo
         return getattr(fn, "__wrapped__", fn)
 
     Registry.load = classmethod(timers.wrap("registry load", orig(Registry.load.__func__)))  # type: ignore
-    converge_cmd.load_stack = timers.wrap("stack load", orig(converge_cmd.load_stack))
-    converge_cmd.plan_run = timers.wrap("plan_run (status + compile)", orig(converge_cmd.plan_run))
-    converge_cmd.run_jobs = timers.wrap("run_jobs (all hosts)", orig(converge_cmd.run_jobs))
+    api_session.Session.open = classmethod(timers.wrap("stack load", orig(api_session.Session.open.__func__)))  # type: ignore
+    api_runs.plan_run = timers.wrap("plan_run (compile)", orig(api_runs.plan_run))
+    api_runs.run_jobs = timers.wrap("run_jobs (all hosts)", orig(api_runs.run_jobs))
     lifecycle.compile_run_list = timers.wrap("  compile_run_list (per host)", orig(lifecycle.compile_run_list))
     real_open = getattr(Connection.open, "__wrapped__", Connection.open)
 
@@ -148,9 +155,8 @@ def instrumented_run(stack_file: str, parallel: int, profile: bool) -> tuple[flo
     Connection.open = open_timed  # type: ignore[method-assign]
     Connection.run = timers.wrap("  remote command (per command)",
                                  getattr(Connection.run, "__wrapped__", Connection.run))
-    engine_run.Connection = Connection
     if profile:
-        engine_run.ThreadPoolExecutor = ProfilingPool  # type: ignore[misc]
+        ssh_group.ThreadPoolExecutor = ProfilingPool  # type: ignore[misc]
 
     # the provider's status() runs `docker ps` and `docker inspect`: time it through the registry's class
     registry = orig(Registry.load.__func__)(Registry)

@@ -24,6 +24,7 @@ from runner.cookbooks import CookbookSet
 from runner.engine.host import HostJob
 from runner.engine.outcome import HostOutcome
 from runner.errors import UserError
+from runner.model.lifecycle import CONFIGURE, CONVERGE, EXECUTE_RECIPES, RECIPE_COMMANDS, SETUP, SHUTDOWN
 from runner.model.stack import Instance, Stack
 from runner.plugin.registry import Registry
 from runner.providers.api import InstanceState
@@ -40,7 +41,6 @@ from runner.resources.api import Resource
 from runner.ssh.target import SshTarget, resolve_target
 
 MARKER_DIR = "/var/lib/runner"
-COMMANDS = ("converge", "setup", "configure", "execute-recipes", "shutdown")
 INTERNAL = "runner (lifecycle)"
 
 
@@ -127,8 +127,8 @@ class EventCompiler:
         return out
 
     def configure(self, inst: Instance) -> list[Resource]:
-        ctx = self.context(inst, "configure", DeploymentView("configure"))
-        return compile_run_list(ctx, self.recipes(inst, "configure")) + self.databags(inst, ctx)
+        ctx = self.context(inst, CONFIGURE, DeploymentView(CONFIGURE))
+        return compile_run_list(ctx, self.recipes(inst, CONFIGURE)) + self.databags(inst, ctx)
 
     def deployment(self, inst: Instance, event: str, deployment: DeploymentView) -> list[Resource]:
         """The ``event`` (deploy or undeploy) recipes of the instance's layers, for an app's deployment."""
@@ -140,13 +140,13 @@ class EventCompiler:
 
     def shutdown(self, inst: Instance) -> list[Resource]:
         """The layers' shutdown recipes (before the instance is stopped); none: an empty list."""
-        recipes = self.recipes(inst, "shutdown")
+        recipes = self.recipes(inst, SHUTDOWN)
         if not recipes:
             return []
-        return compile_run_list(self.context(inst, "shutdown", DeploymentView("shutdown")), recipes)
+        return compile_run_list(self.context(inst, SHUTDOWN, DeploymentView(SHUTDOWN)), recipes)
 
     def execute_recipes(self, inst: Instance, recipes: Sequence[str]) -> list[Resource]:
-        ctx = self.context(inst, "execute_recipes", DeploymentView("execute_recipes", args={"recipes": list(recipes)}))
+        ctx = self.context(inst, EXECUTE_RECIPES, DeploymentView(EXECUTE_RECIPES, args={"recipes": list(recipes)}))
         return compile_run_list(ctx, list(recipes))
 
 
@@ -157,7 +157,7 @@ def plan_run(stack: Stack, registry: Registry, command: str, names: Sequence[str
 
     Raises UserError (exit 2) for any recipe or template error, before any host is touched.
     """
-    if command not in COMMANDS:
+    if command not in RECIPE_COMMANDS:
         raise ValueError(f"unknown command {command!r}")
     cookbooks = CookbookSet.from_sources(list(stack.cookbooks))
     for name in recipes:
@@ -172,13 +172,13 @@ def plan_run(stack: Stack, registry: Registry, command: str, names: Sequence[str
         if not state.online:
             plan.offline.append(HostOutcome(name, error=f"instance is {state.status}", cause="offline"))
             continue
-        if command == "converge":
+        if command == CONVERGE:
             job = HostJob(name, builder.configure(inst), builder.setup(inst), setup_marker(stack))
-        elif command == "setup":
+        elif command == SETUP:
             job = HostJob(name, builder.setup(inst))
-        elif command == "configure":
+        elif command == CONFIGURE:
             job = HostJob(name, builder.configure(inst))
-        elif command == "shutdown":
+        elif command == SHUTDOWN:
             resources = builder.shutdown(inst)
             if not resources:
                 continue  # nothing to run: no connection either
@@ -188,7 +188,7 @@ def plan_run(stack: Stack, registry: Registry, command: str, names: Sequence[str
         mark_sensitive(job.resources + (job.setup_resources or []), plan.secrets)
         plan.jobs.append(job)
         plan.targets[name] = resolve_target(stack, state.host)
-        if command == "shutdown":  # bounded by the layers' shutdown_timeout, as in OpsWorks
+        if command == SHUTDOWN:  # bounded by the layers' shutdown_timeout, as in OpsWorks
             limit = max(stack.layers[layer].shutdown_timeout for layer in inst.layers) if inst.layers else 120.0
             target = plan.targets[name]
             plan.targets[name] = dataclasses.replace(target, command_timeout=min(target.command_timeout, limit))

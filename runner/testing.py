@@ -13,6 +13,18 @@ Each call writes a throwaway stack (provider ``docker``, a unique name
 made is destroyed when the test ends, failed or not; a session-wide sweep
 also removes ``t-*`` containers whose test process is gone.
 
+Without Docker, :class:`LocalConnection` and :func:`converge_locally` run a
+resource type's probe and apply scripts with this machine's ``sh``, through
+the same engine and wire wrapper as a real host::
+
+    from runner.testing import converge_locally
+
+    def test_my_type(tmp_path):
+        outcome, commands = converge_locally([LineInFile(str(tmp_path / "f"), line="x")])
+        assert not outcome.failed and commands == 2       # probe, then apply
+        outcome, commands = converge_locally([LineInFile(str(tmp_path / "f"), line="x")])
+        assert commands == 1                              # nothing to change: the probe alone
+
 The docker provider is reached through the plugin registry (it lives in the
 runner-docker distribution), never imported. Without Docker the tests are
 skipped, or fail when ``CI=true``. Tests using ``docker_hosts`` get the
@@ -33,8 +45,12 @@ from typing import Any
 
 import pytest
 
+from runner.engine.host import HostJob, HostOptions, HostRunner
+from runner.engine.outcome import HostOutcome
 from runner.model.stack import Stack
 from runner.providers.api import HostAddress, InstanceState, Provider
+from runner.resources.api import Resource
+from runner.ssh.connection import CommandResult, Stdin
 
 STACK_PREFIX = "t-"
 OWNER_FILE = ".runner-test-owner"  # beside a test stack.yml: the pid of the pytest process that made it
@@ -51,6 +67,44 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if {"docker_hosts", "docker_hosts_module"} & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.integration)
+
+
+# -- without Docker: this machine's sh as the host -----------------------------
+
+
+class LocalConnection:
+    """Stands in for an SSH connection: each remote command runs with this machine's ``sh -c``.
+
+    Only for tests (it runs as the current user, on this machine). ``commands_run``
+    counts the commands, as :class:`runner.ssh.connection.Connection` does.
+    """
+
+    def __init__(self, name: str = "local", timeout: float = 60.0) -> None:
+        self.name, self.timeout = name, timeout
+        self.commands_run = 0
+
+    def run(self, command: str, stdin: Stdin = None, timeout: float | None = None,
+            sudo: bool | None = None) -> CommandResult:
+        self.commands_run += 1
+        data = stdin.encode() if isinstance(stdin, str) else stdin
+        if data is not None and not isinstance(data, bytes):
+            data = b"".join(data)
+        proc = subprocess.run(["sh", "-c", command], input=data, capture_output=True,
+                              timeout=timeout or self.timeout)
+        return CommandResult(command, proc.returncode, proc.stdout, proc.stderr, 0.0)
+
+
+def converge_locally(resources: Sequence[Resource], *, plan: bool = False,
+                     connection: LocalConnection | None = None) -> tuple[HostOutcome, int]:
+    """Probe, diff and apply ``resources`` here with sh, as the engine does on a host.
+
+    Returns the host's outcome and the number of commands it cost (1 when
+    nothing had to change, 2 when something was applied).
+    """
+    conn = connection or LocalConnection()
+    before = conn.commands_run
+    outcome = HostRunner(HostJob(conn.name, list(resources)), conn, HostOptions(plan=plan)).run()  # type: ignore[arg-type]
+    return outcome, conn.commands_run - before
 
 
 # -- docker, straight from the CLI (this module must not import runner_docker) --

@@ -1,16 +1,17 @@
-"""Options every stack command takes, and turning them into a stack and a selection."""
+"""Options every stack command takes, and turning them into a session."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
+from runner.api import Session
+from runner.cli.api import CommandContext
+from runner.cli.render import LivePrinter
 from runner.errors import UserError
-from runner.model.stack import Stack
-from runner.plugin.registry import Registry
+from runner.ssh.group import DEFAULT_PARALLEL
 
 
 def add_stack_options(parser: argparse.ArgumentParser) -> None:
@@ -23,20 +24,15 @@ def add_stack_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=("text", "json"), default="text", help="output format")
 
 
-def load_stack(args: argparse.Namespace, registry: Registry) -> Stack:
-    """Load and fully validate the stack named by -f, knowing the registered plugins."""
-    from runner.model.validate import load_and_validate
+def open_session(args: argparse.Namespace, ctx: CommandContext) -> Session:
+    """The session for a stack command: the stack named by -f, loaded and validated; live lines on stderr."""
+    return Session.open(args.file, registry=ctx.registry, on_event=LivePrinter(ctx.err),
+                        parallel=getattr(args, "parallel", DEFAULT_PARALLEL), verbose=args.verbose)
 
-    path = Path(args.file)
-    if not path.exists():
-        raise UserError(f"{path}: no such stack file", hint="give one with -f FILE, or run where stack.yml is")
-    strategies = set(registry.strategies) or None
-    if strategies is None and args.command in ("validate",):
-        # no strategy plugin loaded (or all disabled): say so rather than call every strategy unknown
-        print("runner: warning: no deployment strategy plugin is loaded; deploy.strategy is not checked",
-              file=sys.stderr)
-    return load_and_validate(path, known_providers=set(registry.providers), known_strategies=strategies,
-                             known_balancers=set(registry.load_balancers) or None)
+
+def add_parallel(parser: argparse.ArgumentParser, what: str = "hosts at a time") -> None:
+    parser.add_argument("--parallel", type=int, default=DEFAULT_PARALLEL, metavar="N",
+                        help=f"{what} (default {DEFAULT_PARALLEL})")
 
 
 def command_json(args: argparse.Namespace) -> dict[str, Any]:
@@ -58,23 +54,3 @@ def command_json(args: argparse.Namespace) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise UserError(f"{source}: expected a JSON object, got {type(value).__name__}")
     return value
-
-
-def select_instances(stack: Stack, layers: list[str], instances: list[str]) -> list[str]:
-    """Names of the instances chosen by --layer/--instance (all when neither is given)."""
-    from difflib import get_close_matches
-
-    for name, table, kind in [(n, stack.layers, "layer") for n in layers] + [
-        (n, stack.instances, "instance") for n in instances
-    ]:
-        if name not in table:
-            close = get_close_matches(name, list(table), n=1)
-            raise UserError(f"--{kind} {name}: no {kind} {name!r} in {stack.path.name}",
-                            hint=f"did you mean {close[0]!r}?" if close else None)
-    chosen = []
-    for inst in stack.instances.values():
-        by_layer = not layers or any(layer in inst.layers for layer in layers)
-        by_name = not instances or inst.name in instances
-        if by_layer and by_name:
-            chosen.append(inst.name)
-    return chosen

@@ -23,6 +23,9 @@ from runner.ssh.connection import CommandResult, Connection
 
 OUTPUT_TAIL = 1500
 
+#: where a host is in a deployment (:attr:`HostDeploy.status`)
+PENDING, DONE, FAILED_HOST, REVERTED, SKIPPED = "pending", "done", "failed", "reverted", "skipped"
+
 
 class StepFailed(Exception):
     def __init__(self, host: str, step: str, message: str, output: str = ""):
@@ -39,7 +42,7 @@ class HostDeploy:
     releases: HostReleases = field(default_factory=HostReleases)
     release: str | None = None  # the release this run moves the host to
     previous: str | None = None  # where current pointed before this run
-    status: str = "pending"  # pending | done | failed | reverted | skipped
+    status: str = PENDING  # PENDING | DONE | FAILED_HOST | REVERTED | SKIPPED
     step: str | None = None  # the failed step
     error: str | None = None
     output: str = ""
@@ -52,7 +55,7 @@ class HostDeploy:
 
     @property
     def failed(self) -> bool:
-        return self.status in ("failed", "reverted")
+        return self.status in (FAILED_HOST, REVERTED)
 
 
 class HostSteps:

@@ -16,11 +16,10 @@ import socket
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from runner.deploy.host import HostDeploy, HostSteps, StepFailed
+from runner.deploy.host import DONE, FAILED_HOST, PENDING, REVERTED, SKIPPED, HostDeploy, HostSteps, StepFailed
 from runner.deploy.releases import (
     DEPLOYED,
     FAILED,
@@ -37,10 +36,8 @@ from runner.errors import HostError
 from runner.lifecycle import EventCompiler
 from runner.model.stack import App, DeploySettings, Stack
 from runner.recipes import DeploymentView, mark_sensitive
-from runner.ssh.connection import Connection
-from runner.ssh.target import SshTarget
-
-PENDING, DONE, FAILED_HOST, REVERTED, SKIPPED = "pending", "done", "failed", "reverted", "skipped"
+from runner.ssh.group import HostGroup
+from runner.strategies import api as strategy_api
 
 
 @dataclass
@@ -71,16 +68,19 @@ def log_fields(command: str, deployment_id: str, app: str, host: str, strategy: 
             "deployment": deployment_id, "app": app, "host": host, "strategy": strategy, "who": by}
 
 
-class Deployment:
-    """One run of ``runner deploy`` or ``runner rollback`` for one app (implements the Rollout protocol)."""
+class Rollout(strategy_api.Rollout):
+    """One run of ``runner deploy`` or ``runner rollback`` for one app: what a strategy drives.
+
+    Its hosts are reached through ``group`` (one connection each, kept for the whole run).
+    """
 
     def __init__(self, stack: Stack, app: App, command: str, settings: DeploySettings, hosts: Sequence[str],
-                 targets: dict[str, SshTarget], compiler: EventCompiler, redact: Redactor,
-                 log: Callable[[str, str], None], verbose: int = 0, parallel: int = 25,
+                 group: HostGroup, compiler: EventCompiler, redact: Redactor,
+                 log: Callable[[str, str], None], verbose: int = 0,
                  balancer: Any = None, source: Any = None):
         self.stack, self.app, self.command, self.settings = stack, app, command, settings
-        self.targets, self.compiler, self.redact = targets, compiler, redact
-        self.log_line, self.verbose, self.parallel = log, verbose, parallel
+        self.group, self.compiler, self.redact = group, compiler, redact
+        self.log_line, self.verbose = log, verbose
         self.balancer, self.source = balancer, source
         self.states: dict[str, HostDeploy] = {h: HostDeploy(h) for h in hosts}
         self.steps = {h: HostSteps(self.states[h], app.name, redact, log, verbose) for h in hosts}
@@ -111,13 +111,6 @@ class Deployment:
     def _live(self, batch: Sequence[str]) -> list[str]:
         return [h for h in batch if self.states[h].status in (PENDING, DONE)]
 
-    def _map(self, hosts: Sequence[str], work: Callable[[str], Any]) -> list[Any]:
-        """``work`` on each of ``hosts`` at once (at most ``parallel`` at a time), results in order."""
-        if not hosts:
-            return []
-        with ThreadPoolExecutor(max_workers=max(1, min(self.parallel, len(hosts)))) as pool:
-            return list(pool.map(work, hosts))
-
     def _parallel(self, batch: Sequence[str], work: Callable[[str], None]) -> list[str]:
         """Run ``work`` on each live host of ``batch`` at once; returns the hosts it failed on (recorded)."""
 
@@ -132,7 +125,7 @@ class Deployment:
             finally:
                 self.states[host].seconds += time.monotonic() - started
 
-        return [h for h in self._map(self._live(batch), one) if h]
+        return [h for h in self.group.map(one, self._live(batch)) if h]
 
     def _fail(self, host: str, step: str, message: str, output: str = "") -> None:
         state = self.states[host]
@@ -158,11 +151,9 @@ class Deployment:
         """Connect to every host and read its releases; unreachable hosts fail and leave the run."""
 
         def connect(host: str) -> None:
-            conn = Connection(self.targets[host])
-            self.states[host].conn = conn
             self.log_line(host, "connecting")
             try:
-                conn.open()
+                self.states[host].conn = self.group.connect(host)
             except HostError as exc:
                 raise StepFailed(host, "connect", self.redact(exc.message)) from None
             self.steps[host].lock()
@@ -172,9 +163,7 @@ class Deployment:
         self.hosts = [h for h in self.hosts if self.states[h].status == PENDING]
 
     def close(self) -> None:
-        for state in self.states.values():
-            if state.conn is not None:
-                state.conn.close()
+        self.group.close()
 
     def choose_release(self) -> str:
         """The new release's id, the same on every host (see :func:`next_release_id`)."""
@@ -292,7 +281,7 @@ class Deployment:
 
         failed = self._parallel(hosts, one)
         # an unhealthy host runs the new release: put it back (its failure stays recorded as health_check)
-        self._map(failed, lambda host: self._put_back(host, switched=True))
+        self.group.map(lambda host: self._put_back(host, switched=True), failed)
         return failed
 
     def _balancer_call(self, action: str, hosts: list[str]) -> list[str]:
@@ -381,5 +370,5 @@ class Deployment:
             finally:
                 state.seconds += time.monotonic() - started
 
-        self._map([h for h, s in self.states.items()
-                   if s.status in (DONE, FAILED_HOST, REVERTED) and s.conn is not None and s.release], one)
+        self.group.map(one, [h for h, s in self.states.items()
+                             if s.status in (DONE, FAILED_HOST, REVERTED) and s.conn is not None and s.release])

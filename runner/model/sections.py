@@ -10,7 +10,8 @@ from typing import Any
 
 from runner.hostnames import is_valid_hostname
 from runner.model.fields import Checker, dotted, suggest
-from runner.model.stack import LIFECYCLE_EVENTS, Layer
+from runner.model.lifecycle import LIFECYCLE_EVENTS
+from runner.model.stack import Layer
 from runner.model.yamlsource import KeyPath
 
 LAYER_KEYS: tuple[str, ...] = ("recipes", "packages", "custom_json", "auto_healing", "shutdown_timeout")

@@ -13,7 +13,6 @@ from typing import Any
 from runner.balancers.api import BalancerSettings
 from runner.errors import Location
 
-LIFECYCLE_EVENTS: tuple[str, ...] = ("setup", "configure", "deploy", "undeploy", "shutdown")
 HOST_KEY_POLICIES: tuple[str, ...] = ("strict", "accept-new", "off")
 APP_SOURCE_TYPES: tuple[str, ...] = ("directory", "archive", "git", "s3")
 

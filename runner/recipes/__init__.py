@@ -7,7 +7,6 @@ The engine builds a :class:`RunContext` per host and calls
 
 from runner.recipes.compiler import compile_run_list, cookbook_order, node_attributes
 from runner.recipes.context import (
-    RUN_EVENTS,
     AppView,
     DeploymentView,
     InstanceView,
@@ -25,7 +24,6 @@ from runner.recipes.templates import render
 __all__ = [
     "BAG_NAMES",
     "CONTEXT_NAMES",
-    "RUN_EVENTS",
     "AppView",
     "DeploymentView",
     "InstanceView",

@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from runner.cookbooks import CookbookSet
-from runner.model.stack import LIFECYCLE_EVENTS, DeploySettings, Instance, Stack
+from runner.model.lifecycle import RECIPE_EVENTS
+from runner.model.stack import DeploySettings, Instance, Stack
 from runner.resources.api import Resource
 
 #: events a run can be compiled for: the lifecycle events plus OpsWorks' ExecuteRecipes command
-RUN_EVENTS: tuple[str, ...] = (*LIFECYCLE_EVENTS, "execute_recipes")
 
 
 class MissingAttribute(KeyError, AttributeError):
@@ -181,5 +181,5 @@ class RunContext:
     sent_at: str = ""
 
     def __post_init__(self) -> None:
-        if self.event not in RUN_EVENTS:
-            raise ValueError(f"unknown event {self.event!r}; one of {', '.join(RUN_EVENTS)}")
+        if self.event not in RECIPE_EVENTS:
+            raise ValueError(f"unknown event {self.event!r}; one of {', '.join(RECIPE_EVENTS)}")

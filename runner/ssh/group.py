@@ -1,13 +1,18 @@
 """Many hosts at once: one connection each, a bounded number in parallel.
 
-Like Fabric's Group, a call maps each host to its result or to the
-HostError that stopped it; one host's failure never stops the others.
+This is the one way runner works on many hosts (a converge's jobs, a
+deployment's batches, status, history). Like Fabric's Group, :meth:`HostGroup.each`
+maps each host to its result or to the HostError that stopped it; one
+host's failure never stops the others. :meth:`HostGroup.map` runs any work
+per host name with the same bound, and :meth:`HostGroup.connect_in_background`
+opens connections while the caller does something else (compiling recipes).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
@@ -16,7 +21,7 @@ from runner.ssh.connection import CommandResult, Connection, Stdin
 from runner.ssh.target import SshTarget
 
 T = TypeVar("T")
-DEFAULT_PARALLEL = 10
+DEFAULT_PARALLEL = 25
 
 
 @dataclass
@@ -31,12 +36,25 @@ class GroupResult(Generic[T]):
         return not self.failed
 
 
+def _open(target: SshTarget) -> Connection:
+    conn = Connection(target)
+    try:
+        return conn.open()
+    except BaseException:
+        conn.close()
+        raise
+
+
 class HostGroup:
-    """Connections to a set of hosts, opened lazily and closed together."""
+    """Connections to a set of hosts, opened on demand (or early, in the background) and closed together."""
 
     def __init__(self, targets: Iterable[SshTarget], parallel: int = DEFAULT_PARALLEL):
-        self.connections = {t.name: Connection(t) for t in targets}
+        self.targets = {t.name: t for t in targets}
         self.parallel = max(1, parallel)
+        self.connections: dict[str, Connection] = {}  # the open ones
+        self.connect_started: dict[str, float] = {}  # when connecting to a host began (monotonic)
+        self._pending: dict[str, Future[Connection]] = {}
+        self._pool: ThreadPoolExecutor | None = None
 
     def __enter__(self) -> "HostGroup":
         return self
@@ -44,30 +62,99 @@ class HostGroup:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def close(self) -> None:
-        for conn in self.connections.values():
+    # -- connections ---------------------------------------------------------
+
+    def connect_in_background(self, names: Sequence[str] | None = None) -> None:
+        """Start connecting to the first ``parallel`` of ``names`` (default: every host) without waiting.
+
+        Connecting is mostly waiting for the hosts (key exchange,
+        authentication) and changes nothing on them, so a caller can compile
+        meanwhile and still stop before anything is touched.
+        """
+        wanted = [n for n in (names if names is not None else list(self.targets))
+                  if n not in self.connections and n not in self._pending][:self.parallel]
+        if not wanted:
+            return
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=self.parallel)
+        for name in wanted:
+            self.connect_started[name] = time.monotonic()
+            self._pending[name] = self._pool.submit(_open, self.targets[name])
+
+    def connect(self, name: str) -> Connection:
+        """The open connection to ``name``: waits for a background connect, or opens one now.
+
+        :raises HostError: connecting failed.
+        """
+        if name in self.connections:
+            return self.connections[name]
+        future = self._pending.pop(name, None)
+        if future is None:
+            self.connect_started[name] = time.monotonic()
+            conn = _open(self.targets[name])
+        else:
+            conn = future.result()
+        self.connections[name] = conn
+        return conn
+
+    def release(self, name: str) -> None:
+        """Close one host's connection (a finished job does not keep it open while others run)."""
+        conn = self.connections.pop(name, None)
+        if conn is not None:
             conn.close()
 
-    def each(self, fn: Callable[[Connection], T]) -> GroupResult[T]:
-        """Call ``fn`` with each host's connection, in parallel; collect results and failures."""
+    def close(self) -> None:
+        """Close every connection, also those opened in the background that nobody took."""
+        for future in self._pending.values():
+            try:
+                future.result().close()
+            except Exception:  # a failed connect has nothing to close
+                pass
+        self._pending.clear()
+        for conn in self.connections.values():
+            conn.close()
+        self.connections.clear()
+        if self._pool is not None:
+            self._pool.shutdown(wait=False)
+            self._pool = None
+
+    # -- work on many hosts ----------------------------------------------------
+
+    def map(self, fn: Callable[[str], T], names: Sequence[str]) -> list[T]:
+        """``fn(name)`` for each of ``names`` at once (at most ``parallel`` at a time); results in order.
+
+        ``fn`` handles its own failures: an exception it raises propagates.
+        """
+        if not names:
+            return []
+        if len(names) == 1:
+            return [fn(names[0])]
+        with ThreadPoolExecutor(max_workers=min(self.parallel, len(names))) as pool:
+            return list(pool.map(fn, names))
+
+    def each(self, fn: Callable[[Connection], T], names: Sequence[str] | None = None,
+             keep_open: bool = True) -> GroupResult[T]:
+        """Call ``fn`` with each host's connection, in parallel; collect results and HostErrors.
+
+        With ``keep_open=False`` each connection is closed as soon as its host is done.
+        """
         result: GroupResult[T] = GroupResult()
 
-        def one(conn: Connection) -> tuple[str, T | None, HostError | None]:
+        def one(name: str) -> tuple[str, T | None, HostError | None]:
             try:
-                return conn.target.name, fn(conn.open()), None
+                return name, fn(self.connect(name)), None
             except HostError as exc:
-                conn.close()
-                return conn.target.name, None, exc
+                self.release(name)
+                return name, None, exc
+            finally:
+                if not keep_open:
+                    self.release(name)
 
-        conns = list(self.connections.values())
-        if not conns:
-            return result
-        with ThreadPoolExecutor(max_workers=min(self.parallel, len(conns))) as pool:
-            for name, value, error in pool.map(one, conns):
-                if error is not None:
-                    result.failed[name] = error
-                else:
-                    result.succeeded[name] = value  # type: ignore[assignment]
+        for name, value, error in self.map(one, list(self.targets) if names is None else list(names)):
+            if error is not None:
+                result.failed[name] = error
+            else:
+                result.succeeded[name] = value  # type: ignore[assignment]
         return result
 
     def run(self, command: str, stdin: Stdin = None, timeout: float | None = None) -> GroupResult[CommandResult]:

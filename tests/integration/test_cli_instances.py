@@ -27,7 +27,7 @@ def test_instances_list_stop_start(docker_hosts) -> None:
 
     listed = _runner("instances", "list", "-f", stack_file, "--format", "json")
     assert listed.returncode == 0, listed.stderr
-    rows = {r["instance"]: r for r in json.loads(listed.stdout)}
+    rows = {r["instance"]: r for r in json.loads(listed.stdout)["instances"]}
     assert set(rows) == {"web1", "web2"}
     for name, row in rows.items():
         assert row["status"] == "online" and row["address"] == "127.0.0.1"
@@ -35,14 +35,14 @@ def test_instances_list_stop_start(docker_hosts) -> None:
 
     stopped = _runner("instances", "stop", "-f", stack_file, "--instance", "web2", "--format", "json")
     assert stopped.returncode == 0, stopped.stderr
-    assert [(r["instance"], r["status"]) for r in json.loads(stopped.stdout)] == [("web2", "stopped")]
+    assert [(r["instance"], r["status"]) for r in json.loads(stopped.stdout)["instances"]] == [("web2", "stopped")]
 
     table = _runner("instances", "-f", stack_file).stdout
     assert "web1" in table and "online" in table and "stopped" in table
 
     started = _runner("instances", "start", "-f", stack_file, "--layer", "web", "--format", "json")
     assert started.returncode == 0, started.stderr
-    assert {r["status"] for r in json.loads(started.stdout)} == {"online"}
+    assert {r["status"] for r in json.loads(started.stdout)["instances"]} == {"online"}
 
 
 def test_unknown_instance_is_a_clear_error(docker_hosts) -> None:
@@ -72,7 +72,9 @@ def test_start_and_stop_run_the_lifecycle_events(docker_hosts, tmp_path) -> None
 
     started = _runner("instances", "start", "-f", stack_file, "--format", "json")
     assert started.returncode == 0, started.stderr
-    assert json.loads(started.stdout)[0]["instance"] == "web1"  # stdout keeps the table (JSON here)
+    started_report = json.loads(started.stdout)  # stdout keeps the table (JSON here), with the converge it ran
+    assert started_report["instances"][0]["instance"] == "web1"
+    assert [e["command"] for e in started_report["events"]] == ["converge"]
     assert "converge of stack" in started.stderr
     assert cat("web1", "/etc/topology") == cat("web2", "/etc/topology") == "web1 web2"
 

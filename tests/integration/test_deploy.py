@@ -287,7 +287,7 @@ def test_status_shows_setup_and_each_apps_release(two_hosts) -> None:
     assert code == 0, err
     proc = runner(hosts.stack.path, "status", "--format", "json")
     assert proc.returncode == 0, proc.stderr
-    rows = {row["instance"]: row for row in json.loads(proc.stdout)}
+    rows = {row["instance"]: row for row in json.loads(proc.stdout)["instances"]}
     for name in hosts.names:
         assert rows[name]["status"] == "online" and rows[name]["setup"] is True
         assert rows[name]["apps"]["hello"]["release"] == report["release"]

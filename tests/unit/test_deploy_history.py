@@ -2,7 +2,7 @@
 
 import json
 
-from runner.cli.commands.deploy import merge_history
+from runner.api.deploys import merge_history
 
 
 def line(**entry):

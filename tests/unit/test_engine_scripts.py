@@ -14,7 +14,7 @@ from runner.engine.host import HostJob, HostOptions, HostRunner
 from runner.engine.probe import build_probe_script, new_token, parse_probe_output
 from runner.engine.wire import wrapper
 from runner.resources.api import Change, Resource, Step
-from runner.ssh.connection import CommandResult
+from runner.testing import LocalConnection, converge_locally
 
 
 class Blob(Resource):
@@ -46,22 +46,8 @@ class Blob(Resource):
         return Step(f"echo {shlex.quote(action)} >> {shlex.quote(self.name)}.log")
 
 
-class LocalConnection:
-    """Stands in for an SSH connection by running the remote command with the local sh."""
-
-    def __init__(self) -> None:
-        self.commands_run = 0
-
-    def run(self, command: str, stdin=None, timeout=None, sudo=None) -> CommandResult:
-        self.commands_run += 1
-        proc = subprocess.run(["sh", "-c", command], input=stdin, capture_output=True, timeout=60)
-        return CommandResult(command, proc.returncode, proc.stdout, proc.stderr, 0.0)
-
-
 def _converge(resources):
-    conn = LocalConnection()
-    outcome = HostRunner(HostJob("local", resources), conn, HostOptions()).run()
-    return outcome, conn.commands_run
+    return converge_locally(resources)
 
 
 def test_probe_frames_survive_hostile_output() -> None:

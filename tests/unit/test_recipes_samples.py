@@ -6,8 +6,8 @@ import pytest
 from recipes_support import TYPES
 
 from runner.cookbooks import CookbookSet
+from runner.model.lifecycle import LIFECYCLE_EVENTS
 from runner.model.loader import load_stack
-from runner.model.stack import LIFECYCLE_EVENTS
 from runner.recipes import DeploymentView, InstanceView, RunContext, compile_run_list
 
 DEMO = Path(__file__).resolve().parents[2] / "examples" / "demo" / "stack.yml"

@@ -3,7 +3,7 @@
 import json
 import subprocess
 
-from runner.cli.commands.status import parse_status, status_script
+from runner.api.status import parse_status, status_script
 
 
 def test_parse_status_reads_the_marker_and_each_app():

@@ -1,26 +1,18 @@
 """``runner instances list|start|stop|destroy``: the stack's instances through its provider.
 
-As in OpsWorks, instances entering or leaving service run lifecycle events:
-after ``start``, a converge (setup on the instances never set up, then
-configure on every online instance, so e.g. a load balancer learns its new
-backends); before ``stop``/``destroy``, the stopping instances' shutdown
-recipes (bounded by their layers' ``shutdown_timeout``), and after it a
-configure on the instances still online. ``--no-lifecycle`` skips them.
-The events' reports go to stderr; stdout keeps the instance table.
+Start ends with a converge; stop and destroy run the shutdown recipes first
+and configure the instances still online after (``--no-lifecycle``: neither).
+The lifecycle runs' summaries go to stderr; stdout keeps the instance table.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 
 from runner import hookimpl
 from runner.cli.api import Command, CommandContext
-from runner.cli.commands.converge import run_event
-from runner.cli.options import load_stack, select_instances
-from runner.cli.table import print_table
-from runner.engine.run import DEFAULT_PARALLEL
-from runner.providers.api import HostAddress
+from runner.cli.options import add_parallel, open_session
+from runner.cli.render import print_instances
 
 
 class InstancesCommand(Command):
@@ -31,58 +23,18 @@ class InstancesCommand(Command):
         parser.add_argument("action", choices=("list", "start", "stop", "destroy"), nargs="?", default="list")
         parser.add_argument("--no-lifecycle", action="store_true",
                             help="start/stop/destroy only: no setup/configure after, no shutdown recipes before")
-        parser.add_argument("--parallel", type=int, default=DEFAULT_PARALLEL, metavar="N",
-                            help=f"hosts at a time for the lifecycle events (default {DEFAULT_PARALLEL})")
+        add_parallel(parser, "hosts at a time for the lifecycle events")
 
     def run(self, args: argparse.Namespace, ctx: CommandContext) -> int:
-        stack = load_stack(args, ctx.registry)
-        provider = ctx.registry.provider(stack.provider)(stack)
-        names = select_instances(stack, args.layer, args.instance)
-        events = args.action != "list" and not args.no_lifecycle
-        code = 0
-
-        def event(name: str, hosts: list[str]) -> None:
-            nonlocal code
-            if hosts:
-                ctx.err.write(f"runner: {name} on {', '.join(hosts)}\n")
-                code = max(code, run_event(ctx, stack, name, hosts, verbose=args.verbose, parallel=args.parallel,
-                                           report=ctx.err))
-
-        def online() -> list[str]:
-            return [s.name for s in provider.status(list(stack.instances)) if s.online]
-
-        if events and args.action in ("stop", "destroy"):
-            event("shutdown", [n for n in online() if n in names])
-        if args.action == "destroy":
-            provider.destroy(names)
-            states = provider.status(names)
-        else:
-            action = {"list": provider.status, "start": provider.start, "stop": provider.stop}[args.action]
-            states = action(names)
-        if events:
-            event("converge" if args.action == "start" else "configure", online())
-        if args.format == "json":
-            ctx.out.write(json.dumps([{
-                "instance": s.name, "status": s.status,
-                "hostname": stack.instances[s.name].hostname,
-                "layers": list(stack.instances[s.name].layers),
-                "address": s.host.address if s.host else None,
-                "port": s.host.port if s.host else None,
-                "ports": {str(k): v for k, v in s.host.ports.items()} if s.host else {},
-                **({"details": s.details} if s.details else {}),
-            } for s in states], indent=2) + "\n")
-        else:
-            print_table(ctx.out, ("INSTANCE", "HOSTNAME", "LAYERS", "STATUS", "ADDRESS", "PORTS"), [
-                (s.name, stack.instances[s.name].hostname, ",".join(stack.instances[s.name].layers), s.status,
-                 f"{s.host.address}:{s.host.port}" if s.host else "-", _ports(s.host)) for s in states])
-        return code
-
-
-def _ports(host: HostAddress | None) -> str:
-    """``80->127.0.0.1:32769`` for each published service port; ``-`` when none."""
-    if host is None or not host.ports:
-        return "-"
-    return ",".join(f"{inner}->{host.address}:{outer}" for inner, outer in sorted(host.ports.items()))
+        with open_session(args, ctx) as session:
+            selection = {"instances": args.instance, "layers": args.layer}
+            if args.action == "list":
+                report = session.instances_list(**selection)
+            else:
+                method = getattr(session, f"instances_{args.action}")
+                report = method(**selection, lifecycle=not args.no_lifecycle)
+        print_instances(ctx.out, ctx.err, report, args.format)
+        return 0 if report.ok else 1
 
 
 @hookimpl

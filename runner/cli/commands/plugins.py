@@ -7,7 +7,7 @@ import json
 
 from runner import hookimpl
 from runner.cli.api import Command, CommandContext
-from runner.cli.table import print_table
+from runner.cli.render import print_table
 from runner.plugin.registry import REGISTRATION_HOOKS
 
 

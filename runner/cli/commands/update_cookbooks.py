@@ -1,68 +1,24 @@
-"""``runner update-cookbooks``: OpsWorks' update_custom_cookbooks, on the laptop.
-
-Cookbooks are read from the stack's cookbook paths on every run, so there is
-nothing to copy to hosts. What can be out of date is the checkout they live
-in: each cookbook path inside a git work tree is updated with
-``git pull --ff-only`` (never a merge, never a rewrite of local work); a path
-outside git is reported as such. Then the cookbooks are loaded, so a broken
-update shows at once.
-"""
+"""``runner update-cookbooks``: OpsWorks' update_custom_cookbooks, on the laptop (see runner.cookbooks.update)."""
 
 from __future__ import annotations
 
 import argparse
-import subprocess
-from pathlib import Path
 
 from runner import hookimpl
 from runner.cli.api import Command, CommandContext
-from runner.cli.options import load_stack
-from runner.cli.table import print_table
-from runner.cookbooks import CookbookSet
-
-GIT_TIMEOUT = 300.0
-
-
-def _git(path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["git", "-C", str(path), *args], capture_output=True, text=True, timeout=GIT_TIMEOUT)
-
-
-def update_path(path: Path) -> tuple[str, str]:
-    """(result, detail) for one cookbook path."""
-    if not path.is_dir():
-        return "missing", "no such directory"
-    try:
-        top = _git(path, "rev-parse", "--show-toplevel")
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return "failed", f"git: {exc}"
-    if top.returncode != 0:
-        return "not git", "read as it is on every run"
-    before = _git(path, "rev-parse", "--short", "HEAD").stdout.strip()
-    pulled = _git(path, "pull", "--ff-only")
-    if pulled.returncode != 0:
-        detail = (pulled.stderr.strip() or pulled.stdout.strip()).splitlines()
-        return "failed", detail[-1] if detail else f"git pull exited {pulled.returncode}"
-    after = _git(path, "rev-parse", "--short", "HEAD").stdout.strip()
-    return ("updated", f"{before} -> {after}") if before != after else ("up to date", after)
+from runner.cli.options import open_session
+from runner.cli.render import print_cookbooks
 
 
 class UpdateCookbooksCommand(Command):
     name = "update-cookbooks"
     help = "update the stack's cookbook checkouts (git pull --ff-only) and load them"
 
-    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        pass
-
     def run(self, args: argparse.Namespace, ctx: CommandContext) -> int:
-        stack = load_stack(args, ctx.registry)
-        rows = []
-        for source in stack.cookbooks:
-            result, detail = update_path(source.path)
-            rows.append((str(source.path), result, detail))
-        print_table(ctx.out, ("COOKBOOK PATH", "RESULT", "DETAIL"), rows)
-        cookbooks = CookbookSet.from_sources(list(stack.cookbooks))  # a broken update is a UserError here
-        ctx.out.write(f"{len(cookbooks)} cookbooks loaded: {', '.join(sorted(cookbooks.names))}\n")
-        return 1 if any(r[1] in ("failed", "missing") for r in rows) else 0
+        with open_session(args, ctx) as session:
+            report = session.update_cookbooks()
+        print_cookbooks(ctx.out, report, args.format)
+        return 0 if report.ok else 1
 
 
 @hookimpl

@@ -7,7 +7,7 @@ import json
 
 from runner import hookimpl
 from runner.cli.api import Command, CommandContext
-from runner.cli.options import load_stack
+from runner.cli.options import open_session
 
 
 class ValidateCommand(Command):
@@ -15,7 +15,9 @@ class ValidateCommand(Command):
     help = "check stack.yml, its cookbooks and recipes; touches no host"
 
     def run(self, args: argparse.Namespace, ctx: CommandContext) -> int:
-        stack = load_stack(args, ctx.registry)
+        if not ctx.registry.strategies:  # all disabled: say so rather than call every strategy unknown
+            ctx.err.write("runner: warning: no deployment strategy plugin is loaded; deploy.strategy is not checked\n")
+        stack = open_session(args, ctx).stack
         if args.format == "json":
             ctx.out.write(json.dumps({"stack": stack.name, "file": str(stack.path), "valid": True,
                                       "layers": len(stack.layers), "instances": len(stack.instances),

@@ -1,0 +1,53 @@
+"""runner's Python API: every run the command line offers, callable from scripts, notebooks and tests.
+
+::
+
+    from runner.api import Session
+
+    with Session.open("stack.yml", on_event=print) as s:
+        report = s.converge()
+        s.deploy("hello", strategy="rolling")
+
+See docs/python-api.md. The command line is one client of this module.
+"""
+
+from runner.api.reports import (
+    CookbooksReport,
+    DeployReport,
+    HistoryReport,
+    InstanceRow,
+    InstancesReport,
+    InstanceStatus,
+    LifecycleReport,
+    StatusReport,
+)
+from runner.api.session import Session
+from runner.errors import HostError, UserError
+from runner.events import (
+    Event,
+    HostFinished,
+    Progress,
+    ResourceChanged,
+    RunFinished,
+    RunStarted,
+)
+
+__all__ = [
+    "CookbooksReport",
+    "DeployReport",
+    "Event",
+    "HistoryReport",
+    "HostError",
+    "HostFinished",
+    "InstanceRow",
+    "InstanceStatus",
+    "InstancesReport",
+    "LifecycleReport",
+    "Progress",
+    "ResourceChanged",
+    "RunFinished",
+    "RunStarted",
+    "Session",
+    "StatusReport",
+    "UserError",
+]

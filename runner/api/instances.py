@@ -1,0 +1,60 @@
+"""``instances list|start|stop|destroy``: the stack's instances through its provider, with OpsWorks' events.
+
+As in OpsWorks, instances entering or leaving service run lifecycle events:
+after ``start``, a converge (setup on the instances never set up, then
+configure on every online instance, so e.g. a load balancer learns its new
+backends); before ``stop``/``destroy``, the stopping instances' shutdown
+recipes (bounded by their layers' ``shutdown_timeout``), and after it a
+configure on the instances still online. ``lifecycle=False`` skips them.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from runner.api import runs
+from runner.api.reports import InstanceRow, InstancesReport
+from runner.events import Progress
+from runner.model.lifecycle import CONFIGURE, CONVERGE, SHUTDOWN
+from runner.providers.api import InstanceState
+
+if TYPE_CHECKING:
+    from runner.api.session import Session
+
+ACTIONS = ("list", "start", "stop", "destroy")
+
+
+def _row(session: Session, state: InstanceState) -> InstanceRow:
+    inst = session.stack.instances[state.name]
+    host = state.host
+    return InstanceRow(state.name, state.status, inst.hostname, list(inst.layers),
+                       host.address if host else None, host.port if host else None,
+                       dict(host.ports) if host else {}, dict(state.details))
+
+
+def act(session: Session, action: str, names: list[str], *, lifecycle: bool = True) -> InstancesReport:
+    if action not in ACTIONS:
+        raise ValueError(f"unknown instances action {action!r}")
+    provider = session.provider()
+    report = InstancesReport(session.stack.name, action)
+    events = lifecycle and action != "list"
+
+    def event(command: str, hosts: list[str]) -> None:
+        if hosts:
+            session.emit(Progress(None, f"{command} on {', '.join(hosts)}"))
+            report.events.append(runs.run_recipes(session, command, hosts))
+
+    def online() -> list[str]:
+        return [s.name for s in provider.status(list(session.stack.instances)) if s.online]
+
+    if events and action in ("stop", "destroy"):
+        event(SHUTDOWN, [n for n in online() if n in names])
+    if action == "destroy":
+        provider.destroy(names)
+        states = provider.status(names)
+    else:
+        states = {"list": provider.status, "start": provider.start, "stop": provider.stop}[action](names)
+    if events:
+        event(CONVERGE if action == "start" else CONFIGURE, online())
+    report.instances = [_row(session, s) for s in states]
+    return report

@@ -1,0 +1,224 @@
+"""What a session's runs return: reports as data.
+
+Every report has ``ok`` (no host failed) and ``to_dict()``, which is exactly
+what ``--format json`` prints. Host failures are in the report, never raised.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from runner.deploy.host import DONE, PENDING, HostDeploy
+from runner.deploy.rollout import BatchRecord
+from runner.engine.outcome import CHANGED, FAILED, OK, HostOutcome
+from runner.engine.redact import Redactor
+from runner.events import HostResult
+
+
+@dataclass
+class LifecycleReport:
+    """A run of recipes on instances: converge, setup, configure, execute_recipes, shutdown, or a plan of one."""
+
+    command: str
+    stack: str
+    hosts: list[HostOutcome] = field(default_factory=list)
+    seconds: float = 0.0
+    plan: bool = False  # probed and diffed only: nothing was touched
+    redact: Redactor = field(default_factory=Redactor, repr=False)
+
+    @property
+    def ok(self) -> bool:
+        return not any(o.failed for o in self.hosts)
+
+    def host(self, name: str) -> HostOutcome:
+        return next(o for o in self.hosts if o.host == name)
+
+    def host_results(self) -> list[HostResult]:
+        return [HostResult(o.host, o.count(CHANGED), o.count(OK), o.count(FAILED), o.seconds, o.error,
+                           o.remote_commands) for o in self.hosts]
+
+    def failures(self) -> dict[str, str]:
+        return {o.host: self.redact(o.error or "a resource failed") for o in self.hosts if o.failed}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"command": self.command, "stack": self.stack, "ok": self.ok, "seconds": round(self.seconds, 3),
+                "hosts": [o.to_json() for o in self.hosts]}
+
+
+def deploy_result(state: HostDeploy) -> str:
+    """How a host's part in a deployment reads in a report."""
+    return {"done": "ok", "failed": "FAILED", "reverted": "PUT BACK", "skipped": "skipped",
+            "pending": "unchanged"}.get(state.status, state.status)
+
+
+@dataclass
+class DeployReport:
+    """A deploy, rollback or undeploy of one app: per host, where it went and how far it got."""
+
+    command: str
+    stack: str
+    app: str
+    hosts: list[HostDeploy] = field(default_factory=list)
+    seconds: float = 0.0
+    strategy: str | None = None
+    release: str | None = None  # deploy: the new release's id
+    stopped: str | None = None  # why the strategy stopped early
+    batches: list[BatchRecord] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    redact: Redactor = field(default_factory=Redactor, repr=False)
+
+    @property
+    def ok(self) -> bool:
+        return all(s.status in (DONE, PENDING) for s in self.hosts)
+
+    def host_results(self) -> list[HostResult]:
+        return [HostResult(s.host, 1 if s.status == DONE else 0, 0, 1 if s.failed else 0, s.seconds, s.error,
+                           s.remote_commands) for s in self.hosts]
+
+    def failures(self) -> dict[str, str]:
+        return {s.host: f"{s.step}: {s.error}" for s in self.hosts if s.failed}
+
+    def to_dict(self) -> dict[str, Any]:
+        hosts = [{"host": s.host, "result": deploy_result(s).lower().replace(" ", "_"), "ok": s.status == DONE,
+                  "release": s.release, "previous": s.previous, "step": s.step, "error": s.error,
+                  "output": s.output or None, "seconds": round(s.seconds, 3),
+                  "health_seconds": round(s.health_seconds, 3), "remote_commands": s.remote_commands}
+                 for s in self.hosts]
+        data: dict[str, Any] = {"command": self.command, "stack": self.stack, "app": self.app,
+                                "seconds": round(self.seconds, 3)}
+        if self.command != "undeploy":
+            data.update(release=self.release, strategy=self.strategy, stopped=self.stopped,
+                        batches=[dataclasses.asdict(b) for b in self.batches], timings=self.timings)
+        data["hosts"] = hosts
+        return _redacted(data, self.redact)
+
+
+def _redacted(value: Any, redact: Redactor) -> Any:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {k: _redacted(v, redact) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redacted(v, redact) for v in value]
+    return value
+
+
+@dataclass
+class HistoryReport:
+    """Every deploy, rollback and undeploy of an app, merged from its hosts' deployments.log."""
+
+    app: str
+    deployments: list[dict[str, Any]] = field(default_factory=list)
+    unreachable: dict[str, str] = field(default_factory=dict)  # host -> why it has no history
+
+    @property
+    def ok(self) -> bool:
+        return not self.unreachable
+
+    def host_results(self) -> list[HostResult]:
+        hosts = sorted({h for row in self.deployments for h in row["hosts"]} | set(self.unreachable))
+        return [HostResult(h, error=self.unreachable.get(h), failed=int(h in self.unreachable)) for h in hosts]
+
+    def failures(self) -> dict[str, str]:
+        return dict(self.unreachable)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"app": self.app, "deployments": self.deployments, "unreachable": self.unreachable}
+
+
+@dataclass
+class InstanceStatus:
+    """One instance in ``runner status``: its provider state, whether it was set up, what each app runs."""
+
+    instance: str
+    status: str
+    layers: list[str]
+    setup: bool | None = None  # None: not known (the host was not reached)
+    error: str | None = None
+    apps: dict[str, dict[str, Any] | None] = field(default_factory=dict)  # app -> release, revision, status, time
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass
+class StatusReport:
+    stack: str
+    instances: list[InstanceStatus] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not any(i.error for i in self.instances)
+
+    def host_results(self) -> list[HostResult]:
+        return [HostResult(i.instance, error=i.error, failed=int(bool(i.error))) for i in self.instances]
+
+    def failures(self) -> dict[str, str]:
+        return {i.instance: i.error for i in self.instances if i.error}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"stack": self.stack, "ok": self.ok, "instances": [i.to_dict() for i in self.instances]}
+
+
+@dataclass
+class InstanceRow:
+    """One instance as its provider sees it after ``instances list|start|stop|destroy``."""
+
+    instance: str
+    status: str
+    hostname: str
+    layers: list[str]
+    address: str | None = None
+    port: int | None = None
+    ports: dict[int, int] = field(default_factory=dict)  # service port -> published port at address
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {"instance": self.instance, "status": self.status, "hostname": self.hostname,
+                "layers": self.layers, "address": self.address, "port": self.port,
+                "ports": {str(k): v for k, v in self.ports.items()}}
+        if self.details:
+            data["details"] = self.details
+        return data
+
+
+@dataclass
+class InstancesReport:
+    """The instances after an action, and the lifecycle runs it caused (shutdown, converge, configure)."""
+
+    stack: str
+    action: str
+    instances: list[InstanceRow] = field(default_factory=list)
+    events: list[LifecycleReport] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(e.ok for e in self.events)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"stack": self.stack, "action": self.action, "ok": self.ok,
+                "instances": [i.to_dict() for i in self.instances], "events": [e.to_dict() for e in self.events]}
+
+
+@dataclass
+class CookbookPathResult:
+    path: str
+    result: str  # updated | up to date | not git | failed | missing
+    detail: str
+
+
+@dataclass
+class CookbooksReport:
+    """``update-cookbooks``: what happened to each cookbook path, and the cookbooks loaded after."""
+
+    paths: list[CookbookPathResult] = field(default_factory=list)
+    cookbooks: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not any(p.result in ("failed", "missing") for p in self.paths)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"ok": self.ok, "paths": [dataclasses.asdict(p) for p in self.paths], "cookbooks": self.cookbooks}

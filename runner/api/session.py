@@ -1,0 +1,252 @@
+"""The Session: one stack, its plugins, and every run on it, callable from Python.
+
+::
+
+    from runner.api import Session
+
+    with Session.open("stack.yml", on_event=print) as s:   # load + validate; no host touched
+        report = s.converge(instances=["app1"])
+        if not report.ok:
+            print(report.to_dict())
+
+A session owns the stack (loaded and validated when it opens), the plugin
+registry, and the subscriber of its progress events. Each run fetches the
+provider's instance states once and hands them to everything that needs
+them. Bad input raises :class:`runner.errors.UserError` (with
+``file:line:col`` where there is one); a host's failure is in the returned
+report, never raised.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from difflib import get_close_matches
+from pathlib import Path
+from typing import Any, Protocol
+
+from runner.api import deploys, runs
+from runner.api import instances as instance_actions
+from runner.api import status as status_read
+from runner.api.reports import (
+    CookbooksReport,
+    DeployReport,
+    HistoryReport,
+    InstancesReport,
+    LifecycleReport,
+    StatusReport,
+)
+from runner.errors import UserError
+from runner.events import Event, HostFinished, RunFinished, RunInfo, RunReport, RunStarted
+from runner.model.lifecycle import CONFIGURE, CONVERGE, EXECUTE_RECIPES, SETUP, SHUTDOWN
+from runner.model.stack import Stack
+from runner.plugin.registry import Registry
+from runner.providers.api import InstanceState, Provider
+from runner.ssh.group import DEFAULT_PARALLEL
+
+EventHandler = Callable[[Event], Any]
+
+
+class Report(Protocol):
+    """What every report of a run gives the run hooks."""
+
+    @property
+    def ok(self) -> bool: ...
+
+    def host_results(self) -> list[Any]: ...
+
+    def failures(self) -> dict[str, str]: ...
+
+
+class Session:
+    """Runs on one stack: lifecycle events, deploys, instances, status and history."""
+
+    def __init__(self, stack: Stack, registry: Registry, on_event: EventHandler | None = None, *,
+                 parallel: int = DEFAULT_PARALLEL, verbose: int = 0):
+        if parallel < 1:
+            raise UserError(f"parallel must be 1 or more, got {parallel}")
+        self.stack, self.registry = stack, registry
+        self.on_event = on_event
+        self.parallel, self.verbose = parallel, verbose
+
+    @classmethod
+    def open(cls, path: str | Path = "stack.yml", *, on_event: EventHandler | None = None,
+             registry: Registry | None = None, disabled_plugins: Sequence[str] | None = None,
+             parallel: int = DEFAULT_PARALLEL, verbose: int = 0) -> "Session":
+        """Load and fully validate the stack file (and its cookbooks and recipes); touches no host.
+
+        ``registry`` defaults to every installed plugin but those in ``disabled_plugins``
+        (default: the names in $RUNNER_DISABLE_PLUGINS).
+        """
+        from runner.model.validate import load_and_validate
+
+        registry = registry or Registry.load(disabled_plugins)
+        path = Path(path)
+        if not path.exists():
+            raise UserError(f"{path}: no such stack file", hint="give one with -f FILE, or run where stack.yml is")
+        stack = load_and_validate(path, known_providers=set(registry.providers),
+                                  known_strategies=set(registry.strategies) or None,
+                                  known_balancers=set(registry.load_balancers) or None)
+        return cls(stack, registry, on_event, parallel=parallel, verbose=verbose)
+
+    def __enter__(self) -> "Session":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Nothing stays open between runs (each run closes its connections); here for ``with``."""
+
+    # -- what every run shares -------------------------------------------------------
+
+    def emit(self, event: Event) -> None:
+        if self.on_event is not None:
+            self.on_event(event)
+
+    def provider(self) -> Provider:
+        return self.registry.provider(self.stack.provider)(self.stack)
+
+    def states(self) -> list[InstanceState]:
+        """Every instance's state, from the provider (one call; a run fetches them once)."""
+        return self.provider().status(list(self.stack.instances))
+
+    def select(self, instances: Sequence[str] | None = None, layers: Sequence[str] | None = None) -> list[str]:
+        """Names of the instances chosen by name and by layer (all when neither is given), in stack order."""
+        instances, layers = list(instances or []), list(layers or [])
+        for name, table, kind in [(n, self.stack.layers, "layer") for n in layers] + [
+                (n, self.stack.instances, "instance") for n in instances]:
+            if name not in table:
+                close = get_close_matches(name, list(table), n=1)
+                raise UserError(f"--{kind} {name}: no {kind} {name!r} in {self.stack.path.name}",
+                                hint=f"did you mean {close[0]!r}?" if close else None)
+        return [inst.name for inst in self.stack.instances.values()
+                if (not layers or any(layer in inst.layers for layer in layers))
+                and (not instances or inst.name in instances)]
+
+    def started(self, command: str, hosts: Sequence[str], app: str | None = None) -> RunInfo:
+        """A run begins: its event and the ``runner_run_start`` hook."""
+        info = RunInfo(command, self.stack.name, tuple(hosts), time.time())
+        self.emit(RunStarted(command, self.stack.name, tuple(hosts), app))
+        self.registry.notify("runner_run_start", run=info)
+        return info
+
+    def finished(self, info: RunInfo, report: Report, seconds: float, host_lines: Mapping[str, str] = {}) -> None:
+        """A run ended: a HostFinished per host, the failure hooks, ``runner_run_finish``, RunFinished."""
+        failures = report.failures()
+        results = report.host_results()
+        for result in results:
+            ok = result.host not in failures
+            self.emit(HostFinished(result.host, ok, host_lines.get(result.host)
+                                   or ("done" if ok else f"FAILED: {failures[result.host]}")))
+            if not ok:
+                self.registry.notify("runner_host_failed", host=result.host, error=failures[result.host],
+                                     result=result)
+        self.registry.notify("runner_run_finish", run=info, report=RunReport(info, tuple(results)))
+        self.emit(RunFinished(info.command, report.ok, seconds))
+
+    # -- recipes on instances ------------------------------------------------------------
+
+    def converge(self, instances: Sequence[str] | None = None, layers: Sequence[str] | None = None, *,
+                 custom_json: Mapping[str, Any] | None = None) -> LifecycleReport:
+        """Setup on the instances never set up (it ends with a deploy of their apps), then configure."""
+        return runs.run_recipes(self, CONVERGE, self.select(instances, layers), custom_json=custom_json)
+
+    def setup(self, instances: Sequence[str] | None = None, layers: Sequence[str] | None = None, *,
+              custom_json: Mapping[str, Any] | None = None) -> LifecycleReport:
+        """The setup event: layer packages, setup recipes, then a deploy of each app of the layers."""
+        return runs.run_recipes(self, SETUP, self.select(instances, layers), custom_json=custom_json)
+
+    def configure(self, instances: Sequence[str] | None = None, layers: Sequence[str] | None = None, *,
+                  custom_json: Mapping[str, Any] | None = None) -> LifecycleReport:
+        """The configure event (recipes see the current topology)."""
+        return runs.run_recipes(self, CONFIGURE, self.select(instances, layers), custom_json=custom_json)
+
+    def execute_recipes(self, recipes: Sequence[str], instances: Sequence[str] | None = None,
+                        layers: Sequence[str] | None = None, *,
+                        custom_json: Mapping[str, Any] | None = None) -> LifecycleReport:
+        """Just the named recipes (``cookbook`` or ``cookbook::recipe``)."""
+        if not recipes:
+            raise UserError("execute_recipes needs at least one recipe (cookbook or cookbook::recipe)")
+        return runs.run_recipes(self, EXECUTE_RECIPES, self.select(instances, layers), custom_json=custom_json,
+                                recipes=list(recipes))
+
+    def plan(self, event: str = CONVERGE, instances: Sequence[str] | None = None,
+             layers: Sequence[str] | None = None, *, custom_json: Mapping[str, Any] | None = None) -> LifecycleReport:
+        """What ``event`` (converge, setup or configure) would change, with diffs; touches nothing."""
+        if event not in (CONVERGE, SETUP, CONFIGURE):
+            raise UserError(f"cannot plan {event!r}: one of converge, setup, configure")
+        return runs.run_recipes(self, event, self.select(instances, layers), custom_json=custom_json,
+                                plan_only=True)
+
+    def shutdown(self, instances: Sequence[str] | None = None, layers: Sequence[str] | None = None, *,
+                 custom_json: Mapping[str, Any] | None = None) -> LifecycleReport:
+        """The shutdown recipes, bounded by the layers' shutdown_timeout (``instances_stop`` runs it first)."""
+        return runs.run_recipes(self, SHUTDOWN, self.select(instances, layers), custom_json=custom_json)
+
+    # -- apps ----------------------------------------------------------------------------------
+
+    def deploy(self, app: str, *, strategy: str | None = None, batch: int | str | None = None,
+               max_failures: int | None = None, instances: Sequence[str] | None = None,
+               layers: Sequence[str] | None = None, custom_json: Mapping[str, Any] | None = None) -> DeployReport:
+        """A new release of ``app`` on the instances of its layers, rolled out by its strategy."""
+        return deploys.deploy(self, "deploy", app, strategy=strategy, batch=batch, max_failures=max_failures,
+                              instances=instances, layers=layers, custom_json=custom_json)
+
+    def rollback(self, app: str, *, strategy: str | None = None, batch: int | str | None = None,
+                 max_failures: int | None = None, instances: Sequence[str] | None = None,
+                 layers: Sequence[str] | None = None, custom_json: Mapping[str, Any] | None = None) -> DeployReport:
+        """One release back (blue_green: switch the balancer back to the idle colour)."""
+        return deploys.deploy(self, "rollback", app, strategy=strategy, batch=batch, max_failures=max_failures,
+                              instances=instances, layers=layers, custom_json=custom_json)
+
+    def undeploy(self, app: str, *, instances: Sequence[str] | None = None, layers: Sequence[str] | None = None,
+                 custom_json: Mapping[str, Any] | None = None) -> DeployReport:
+        """The app's undeploy recipes, then ``/srv/<app>`` removed."""
+        return deploys.undeploy(self, app, instances=instances, layers=layers, custom_json=custom_json)
+
+    def history(self, app: str, *, instances: Sequence[str] | None = None,
+                layers: Sequence[str] | None = None) -> HistoryReport:
+        """Every deploy, rollback and undeploy of ``app``, merged from its hosts' logs."""
+        return deploys.history(self, app, instances=instances, layers=layers)
+
+    # -- instances -----------------------------------------------------------------------------
+
+    def status(self, instances: Sequence[str] | None = None, layers: Sequence[str] | None = None) -> StatusReport:
+        """Each instance's provider state, whether it was set up, and the release each app runs there."""
+        return status_read.status(self, self.select(instances, layers))
+
+    def instances_list(self, instances: Sequence[str] | None = None,
+                       layers: Sequence[str] | None = None) -> InstancesReport:
+        return instance_actions.act(self, "list", self.select(instances, layers))
+
+    def instances_start(self, instances: Sequence[str] | None = None, layers: Sequence[str] | None = None, *,
+                        lifecycle: bool = True) -> InstancesReport:
+        """Start (or create) instances; then a converge, as in OpsWorks (``lifecycle=False``: none)."""
+        return instance_actions.act(self, "start", self.select(instances, layers), lifecycle=lifecycle)
+
+    def instances_stop(self, instances: Sequence[str] | None = None, layers: Sequence[str] | None = None, *,
+                       lifecycle: bool = True) -> InstancesReport:
+        """Shutdown recipes, stop the instances, then configure the others (``lifecycle=False``: just stop)."""
+        return instance_actions.act(self, "stop", self.select(instances, layers), lifecycle=lifecycle)
+
+    def instances_destroy(self, instances: Sequence[str] | None = None, layers: Sequence[str] | None = None, *,
+                          lifecycle: bool = True) -> InstancesReport:
+        """Like :meth:`instances_stop`, but the instances are removed for good."""
+        return instance_actions.act(self, "destroy", self.select(instances, layers), lifecycle=lifecycle)
+
+    # -- cookbooks -----------------------------------------------------------------------------
+
+    def update_cookbooks(self) -> CookbooksReport:
+        """``git pull --ff-only`` in each cookbook path that is a git checkout, then load the cookbooks."""
+        from runner.api.reports import CookbookPathResult
+        from runner.cookbooks import CookbookSet
+        from runner.cookbooks.update import update_path
+
+        report = CookbooksReport()
+        for source in self.stack.cookbooks:
+            result, detail = update_path(source.path)
+            report.paths.append(CookbookPathResult(str(source.path), result, detail))
+        cookbooks = CookbookSet.from_sources(list(self.stack.cookbooks))  # a broken update is a UserError here
+        report.cookbooks = sorted(cookbooks.names)
+        return report

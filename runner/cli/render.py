@@ -1,0 +1,216 @@
+"""Everything the command line prints: live progress lines, tables, summaries, plans, failures, JSON.
+
+The one room for rendering: the API returns reports and emits events; this
+module turns them into text. Progress goes to stderr, so stdout keeps the
+report (or its JSON).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from typing import IO, Any
+
+from runner.api.reports import (
+    CookbooksReport,
+    DeployReport,
+    HistoryReport,
+    InstancesReport,
+    LifecycleReport,
+    StatusReport,
+    deploy_result,
+)
+from runner.deploy.host import FAILED_HOST, REVERTED
+from runner.engine.outcome import CHANGED, FAILED, NOT_RUN, OK, SKIPPED, WOULD_CHANGE
+from runner.events import Event, HostFinished, Progress, RunStarted
+
+TAIL_LINES = 20
+
+
+def print_table(out: IO[str], header: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+    cells = [[str(c) for c in header]] + [[str(c) for c in row] for row in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
+    for row in cells:
+        out.write("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() + "\n")
+
+
+def print_json(out: IO[str], report: Any) -> None:
+    out.write(json.dumps(report.to_dict(), indent=2) + "\n")
+
+
+def tail(text: str, indent: str = "      ") -> str:
+    """The last TAIL_LINES lines of ``text``, indented."""
+    lines = text.rstrip("\n").split("\n")
+    if len(lines) > TAIL_LINES:
+        lines = [f"... ({len(lines) - TAIL_LINES} lines above)"] + lines[-TAIL_LINES:]
+    return "\n".join(indent + line for line in lines)
+
+
+class LivePrinter:
+    """Progress events as timestamped lines (thread-safe): ``[  1.2s] app1: probing 12 resources``."""
+
+    def __init__(self, stream: IO[str] | None = None, enabled: bool = True):
+        self.stream = stream or sys.stderr
+        self.enabled = enabled
+        self.started = time.monotonic()
+        self.lock = threading.Lock()
+        self.label = "runner"  # who a run-level line is about: the app of a deploy
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, RunStarted):
+            self.label = event.app or event.command
+        elif isinstance(event, Progress):
+            self.line(event.host or self.label, event.message)
+        elif isinstance(event, HostFinished):
+            self.line(event.host, event.summary)
+
+    def line(self, who: str, text: str) -> None:
+        if not self.enabled:
+            return
+        with self.lock:
+            elapsed = time.monotonic() - self.started
+            first, *rest = text.split("\n")
+            self.stream.write(f"[{elapsed:6.1f}s] {who}: {first}\n")
+            for more in rest:
+                self.stream.write(f"          {more}\n")
+            self.stream.flush()
+
+
+# -- recipe runs -------------------------------------------------------------------------
+
+
+def print_summary(out: IO[str], report: LifecycleReport, title: str | None = None) -> None:
+    out.write(f"\n{title or f'{report.command} of stack {report.stack}: {report.seconds:.1f} s'}\n")
+    rows = []
+    for o in report.hosts:
+        rows.append((o.host, "FAILED" if o.failed else "ok", o.count(CHANGED), o.count(OK), o.count(SKIPPED),
+                     o.count(FAILED) + (1 if o.error else 0), f"{o.seconds:.1f}", o.remote_commands))
+    print_table(out, ("HOST", "RESULT", "CHANGED", "OK", "SKIPPED", "FAILED", "SECONDS", "COMMANDS"), rows)
+    for o in report.hosts:
+        if o.error:
+            out.write(f"\n{o.host}: {o.error}\n")
+        for r in o.resources:
+            if r.status == FAILED:
+                where = f" ({r.location})" if r.location else ""
+                ignored = " (ignored: ignore_failure)" if r.ignored_failure else ""
+                out.write(f"\n{o.host}: {r.key} failed{where}{ignored}\n")
+                if r.output:
+                    out.write(tail(r.output) + "\n")
+        not_run = [r.key for r in o.resources if r.status == NOT_RUN]
+        if not_run:
+            out.write(f"{o.host}: not run after the failure: {', '.join(not_run)}\n")
+
+
+def print_plan(out: IO[str], report: LifecycleReport) -> None:
+    for o in report.hosts:
+        if o.error:
+            out.write(f"{o.host}: cannot plan: {o.error}\n")
+            continue
+        pending = [r for r in o.resources if r.status == WOULD_CHANGE]
+        setup = " (never set up: setup would run first)" if o.ran_setup else ""
+        out.write(f"{o.host}: {len(pending)} of {len(o.resources)} resources would change{setup}\n")
+        for r in pending:
+            out.write(f"  ~ {r.key}: {', '.join(c.summary for c in r.changes)}\n")
+            for c in r.changes:
+                if c.diff:
+                    out.write("\n".join("      " + line for line in c.diff.rstrip("\n").split("\n")) + "\n")
+
+
+def print_lifecycle(out: IO[str], report: LifecycleReport, fmt: str) -> None:
+    if fmt == "json":
+        print_json(out, report)
+    elif report.plan:
+        print_plan(out, report)
+    else:
+        print_summary(out, report)
+
+
+# -- apps ----------------------------------------------------------------------------------
+
+
+def deploy_title(report: DeployReport) -> str:
+    if report.command == "undeploy":
+        return f"undeploy of {report.app}: {report.seconds:.1f} s"
+    title = f"{report.command} of {report.app} ({report.strategy}): {report.seconds:.1f} s"
+    if report.release and report.command == "deploy":
+        title += f", release {report.release}"
+    if report.stopped:
+        title += f"; stopped: {report.stopped}"
+    return title
+
+
+def print_deploy(out: IO[str], report: DeployReport, fmt: str) -> None:
+    if fmt == "json":
+        print_json(out, report)
+        return
+    out.write(f"\n{report.redact(deploy_title(report))}\n")
+    rows = [(s.host, deploy_result(s), s.release or "-", s.previous or "-", s.step or "-", f"{s.seconds:.1f}",
+             f"{s.health_seconds:.1f}", s.remote_commands) for s in report.hosts]
+    print_table(out, ("HOST", "RESULT", "RELEASE", "PREVIOUS", "FAILED STEP", "SECONDS", "HEALTH S", "COMMANDS"),
+                rows)
+    for s in report.hosts:
+        if s.status in (FAILED_HOST, REVERTED) and s.error:
+            out.write(f"\n  {s.host}: {s.step}: {s.error}\n")
+            if s.output.strip():
+                out.write(tail(s.output) + "\n")
+
+
+def print_history(out: IO[str], err: IO[str], report: HistoryReport, fmt: str) -> None:
+    if fmt == "json":
+        print_json(out, report)
+        return
+    print_table(out, ("TIME", "COMMAND", "RELEASE", "REVISION", "HOSTS", "RESULT"),
+                [(r["time"], r["command"], r["release"] or "-", (r["revision"] or "-")[:12],
+                  ",".join(r["hosts"]), r["result"]) for r in report.deployments])
+    for host, error in report.unreachable.items():
+        err.write(f"runner: {host}: no history: {error}\n")
+
+
+# -- instances ---------------------------------------------------------------------------------
+
+
+def print_status(out: IO[str], err: IO[str], report: StatusReport, fmt: str) -> None:
+    if fmt == "json":
+        print_json(out, report)
+        return
+    table = []
+    for row in report.instances:
+        setup = {True: "yes", False: "no", None: "-"}[row.setup]
+        for app, info in (row.apps or {"-": None}).items():
+            info = info or {}
+            table.append((row.instance, row.status, ",".join(row.layers), setup, app, info.get("release") or "-",
+                          (info.get("revision") or "-")[:12], info.get("status") or "-"))
+    print_table(out, ("INSTANCE", "STATUS", "LAYERS", "SET UP", "APP", "RELEASE", "REVISION", "RELEASE STATUS"),
+                table)
+    for row in report.instances:
+        if row.error:
+            err.write(f"runner: {row.instance}: {row.error}\n")
+
+
+def print_instances(out: IO[str], err: IO[str], report: InstancesReport, fmt: str) -> None:
+    """The instance table on ``out``; the summaries of the lifecycle runs it caused on ``err``."""
+    for event in report.events:
+        print_summary(err, event)
+    if fmt == "json":
+        print_json(out, report)
+        return
+
+    def ports(row) -> str:  # 80->127.0.0.1:32769 for each published service port
+        if not row.ports:
+            return "-"
+        return ",".join(f"{inner}->{row.address}:{outer}" for inner, outer in sorted(row.ports.items()))
+
+    print_table(out, ("INSTANCE", "HOSTNAME", "LAYERS", "STATUS", "ADDRESS", "PORTS"), [
+        (r.instance, r.hostname, ",".join(r.layers), r.status, f"{r.address}:{r.port}" if r.address else "-",
+         ports(r)) for r in report.instances])
+
+
+def print_cookbooks(out: IO[str], report: CookbooksReport, fmt: str) -> None:
+    if fmt == "json":
+        print_json(out, report)
+        return
+    print_table(out, ("COOKBOOK PATH", "RESULT", "DETAIL"), [(p.path, p.result, p.detail) for p in report.paths])
+    out.write(f"{len(report.cookbooks)} cookbooks loaded: {', '.join(report.cookbooks)}\n")
