@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from runner.balancers.api import BalancerSettings
 from runner.errors import UserErrors
 from runner.model.loader import load_stack
+from runner.model.stack import BalancerSettings
 from runner.model.validate import load_and_validate
 
 BASE = """\
