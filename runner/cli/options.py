@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from runner.cookbooks.validate import load_and_validate
 from runner.errors import UserError
 from runner.model.stack import Stack
 from runner.plugin.registry import Registry
@@ -25,8 +26,6 @@ def add_stack_options(parser: argparse.ArgumentParser) -> None:
 
 def load_stack(args: argparse.Namespace, registry: Registry) -> Stack:
     """Load and fully validate the stack named by -f, knowing the registered plugins."""
-    from runner.model.validate import load_and_validate
-
     path = Path(args.file)
     if not path.exists():
         raise UserError(f"{path}: no such stack file", hint="give one with -f FILE, or run where stack.yml is")
