@@ -231,7 +231,7 @@ def report_failures(registry, results: Sequence[HostDeploy]) -> None:
 
 def open_balancer_for(stack: Stack, registry, app: App, settings: DeploySettings, states, strategy):
     """The app's load balancer, opened; None when it has none (an error when the strategy needs one)."""
-    from runner.balancers.connect import open_balancer
+    from runner.deploy.balancer import open_balancer
 
     balancer = open_balancer(stack, registry, dataclasses.replace(app, deploy=settings), states)
     if balancer is None and strategy.needs_balancer:
