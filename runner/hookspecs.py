@@ -19,13 +19,12 @@ public types (:mod:`runner.model.stack`, :mod:`runner.providers.api`,
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
 if TYPE_CHECKING:
     from runner.balancers.api import LoadBalancer
-    from runner.cli.api import Command
     from runner.events import HostResult, RunInfo, RunReport
     from runner.providers.api import Provider
     from runner.resources.api import Resource
@@ -101,12 +100,14 @@ def runner_load_balancers() -> list[type[LoadBalancer]]:
 
 
 @hookspec
-def runner_commands() -> list[Command]:
+def runner_commands() -> list[Any]:
     """Return the subcommands this plugin adds (``runner validate``, ``runner instances`` ...).
 
-    Called once while the command line is built.
+    Called once while the command line is built. The registry keeps each one
+    by its ``name``; the command line uses the rest.
 
-    :return: a list of :class:`runner.cli.api.Command` instances.
+    :return: a list of :class:`runner.cli.api.Command` instances (annotated
+        ``Any`` here: the hooks sit below the CLI and do not import it).
 
     .. versionadded:: 0.1
     """

@@ -8,8 +8,9 @@ import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from difflib import get_close_matches
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from runner.api.base import SessionBase
 from runner.api.reports import DeployReport, HistoryReport
 from runner.cookbooks import CookbookSet
 from runner.deploy.host import DONE, FAILED_HOST, HostDeploy, HostSteps, StepFailed
@@ -26,9 +27,6 @@ from runner.recipes import DeploymentView, mark_sensitive, secret_values
 from runner.ssh.group import HostGroup
 from runner.ssh.target import resolve_target
 
-if TYPE_CHECKING:
-    from runner.api.session import Session
-
 
 def find_app(stack: Stack, name: str) -> App:
     if name in stack.apps:
@@ -38,7 +36,7 @@ def find_app(stack: Stack, name: str) -> App:
     raise UserError(f"no app {name!r} in {stack.path.name}", hint=hint)
 
 
-def app_hosts(session: Session, app: App, instances: Sequence[str] | None,
+def app_hosts(session: SessionBase, app: App, instances: Sequence[str] | None,
               layers: Sequence[str] | None) -> list[str]:
     """The selected instances that belong to one of the app's layers, in stack order."""
     hosts = [n for n in session.select(instances, layers)
@@ -90,30 +88,30 @@ def split_online(hosts: Sequence[str], states: Sequence[InstanceState]) -> tuple
     return online, offline
 
 
-def _group(session: Session, hosts: Sequence[str], states: Sequence[InstanceState]) -> HostGroup:
+def _group(session: SessionBase, hosts: Sequence[str], states: Sequence[InstanceState]) -> HostGroup:
     by_name = {s.name: s for s in states}
     return HostGroup([resolve_target(session.stack, by_name[h].host) for h in hosts], session.parallel)
 
 
-def _compiler(session: Session, states: Sequence[InstanceState],
+def _compiler(session: SessionBase, states: Sequence[InstanceState],
               custom_json: Mapping[str, Any] | None) -> EventCompiler:
     stack = session.stack
     return EventCompiler(stack, session.registry, CookbookSet.from_sources(list(stack.cookbooks)),
                          instance_views(stack, states), dict(custom_json or {}))
 
 
-def _logger(session: Session, redact: Redactor) -> Callable[[str, str], None]:
+def _logger(session: SessionBase, redact: Redactor) -> Callable[[str, str], None]:
     def log(host: str, line: str) -> None:
         session.emit(Progress(host or None, redact(line)))
     return log
 
 
-def deploy(session: Session, command: str, app_name: str, *, strategy: str | None = None,
+def deploy(session: SessionBase, command: str, app_name: str, *, strategy: str | None = None,
            batch: int | str | None = None, max_failures: int | None = None,
            instances: Sequence[str] | None = None, layers: Sequence[str] | None = None,
            custom_json: Mapping[str, Any] | None = None) -> DeployReport:
     """``deploy`` (a new release) or ``rollback`` (one back) of an app, driven by its strategy."""
-    from runner.balancers.connect import open_balancer  # MERGE: moves to runner.deploy.balancer
+    from runner.deploy.balancer import open_balancer
     from runner.deploy.sources import prepare_source
 
     if command not in (DEPLOY, ROLLBACK):
@@ -169,7 +167,7 @@ def deploy(session: Session, command: str, app_name: str, *, strategy: str | Non
     return report
 
 
-def _on_each_host(session: Session, hosts: Sequence[str], states: Sequence[InstanceState],
+def _on_each_host(session: SessionBase, hosts: Sequence[str], states: Sequence[InstanceState],
                   work: Callable[[HostDeploy], None]) -> list[HostDeploy]:
     """Connect to each host (in parallel) and call ``work(state)``; failures are recorded, in ``hosts`` order."""
     online, offline = split_online(hosts, states)
@@ -198,7 +196,7 @@ def _on_each_host(session: Session, hosts: Sequence[str], states: Sequence[Insta
     return [results[h] for h in hosts]
 
 
-def undeploy(session: Session, app_name: str, *, instances: Sequence[str] | None = None,
+def undeploy(session: SessionBase, app_name: str, *, instances: Sequence[str] | None = None,
              layers: Sequence[str] | None = None, custom_json: Mapping[str, Any] | None = None) -> DeployReport:
     """The app's undeploy recipes on each of its hosts, then ``/srv/<app>`` removed (its log kept aside)."""
     stack = session.stack
@@ -265,7 +263,7 @@ def merge_history(lines_by_host: Mapping[str, str]) -> list[dict[str, Any]]:
     return rows
 
 
-def history(session: Session, app_name: str, *, instances: Sequence[str] | None = None,
+def history(session: SessionBase, app_name: str, *, instances: Sequence[str] | None = None,
             layers: Sequence[str] | None = None) -> HistoryReport:
     """Read every host's deployments.log of the app and merge them into one row per run."""
     stack = session.stack

@@ -10,21 +10,17 @@ configure on the instances still online. ``lifecycle=False`` skips them.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from runner.api import runs
+from runner.api.base import SessionBase
 from runner.api.reports import InstanceRow, InstancesReport
 from runner.events import Progress
 from runner.model.lifecycle import CONFIGURE, CONVERGE, SHUTDOWN
 from runner.providers.api import InstanceState
 
-if TYPE_CHECKING:
-    from runner.api.session import Session
-
 ACTIONS = ("list", "start", "stop", "destroy")
 
 
-def _row(session: Session, state: InstanceState) -> InstanceRow:
+def _row(session: SessionBase, state: InstanceState) -> InstanceRow:
     inst = session.stack.instances[state.name]
     host = state.host
     return InstanceRow(state.name, state.status, inst.hostname, list(inst.layers),
@@ -32,7 +28,7 @@ def _row(session: Session, state: InstanceState) -> InstanceRow:
                        dict(host.ports) if host else {}, dict(state.details))
 
 
-def act(session: Session, action: str, names: list[str], *, lifecycle: bool = True) -> InstancesReport:
+def act(session: SessionBase, action: str, names: list[str], *, lifecycle: bool = True) -> InstancesReport:
     if action not in ACTIONS:
         raise ValueError(f"unknown instances action {action!r}")
     provider = session.provider()

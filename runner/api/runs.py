@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from runner.api.base import SessionBase
 from runner.api.reports import LifecycleReport
 from runner.engine.host import HostOptions
 from runner.engine.outcome import CHANGED, FAILED, OK, SKIPPED, HostOutcome
@@ -18,9 +19,6 @@ from runner.model.stack import Stack
 from runner.providers.api import InstanceState
 from runner.ssh.group import HostGroup
 from runner.ssh.target import SshTarget, resolve_target
-
-if TYPE_CHECKING:
-    from runner.api.session import Session
 
 
 def online_targets(stack: Stack, states: Sequence[InstanceState], names: Sequence[str]) -> dict[str, SshTarget]:
@@ -40,7 +38,7 @@ def host_line(outcome: HostOutcome) -> str:
             + f" ({outcome.seconds:.1f} s)")
 
 
-def run_recipes(session: Session, command: str, names: list[str], *,
+def run_recipes(session: SessionBase, command: str, names: list[str], *,
                 custom_json: Mapping[str, Any] | None = None, recipes: Sequence[str] = (),
                 plan_only: bool = False) -> LifecycleReport:
     """Compile ``command``'s resources for the named instances, then run them on each host in parallel.

@@ -19,15 +19,14 @@ report, never raised.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Mapping, Sequence
-from difflib import get_close_matches
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from runner.api import deploys, runs
 from runner.api import instances as instance_actions
 from runner.api import status as status_read
+from runner.api.base import EventHandler, SessionBase
 from runner.api.reports import (
     CookbooksReport,
     DeployReport,
@@ -37,37 +36,13 @@ from runner.api.reports import (
     StatusReport,
 )
 from runner.errors import UserError
-from runner.events import Event, HostFinished, RunFinished, RunInfo, RunReport, RunStarted
 from runner.model.lifecycle import CONFIGURE, CONVERGE, EXECUTE_RECIPES, SETUP, SHUTDOWN
-from runner.model.stack import Stack
 from runner.plugin.registry import Registry
-from runner.providers.api import InstanceState, Provider
 from runner.ssh.group import DEFAULT_PARALLEL
 
-EventHandler = Callable[[Event], Any]
 
-
-class Report(Protocol):
-    """What every report of a run gives the run hooks."""
-
-    @property
-    def ok(self) -> bool: ...
-
-    def host_results(self) -> list[Any]: ...
-
-    def failures(self) -> dict[str, str]: ...
-
-
-class Session:
+class Session(SessionBase):
     """Runs on one stack: lifecycle events, deploys, instances, status and history."""
-
-    def __init__(self, stack: Stack, registry: Registry, on_event: EventHandler | None = None, *,
-                 parallel: int = DEFAULT_PARALLEL, verbose: int = 0):
-        if parallel < 1:
-            raise UserError(f"parallel must be 1 or more, got {parallel}")
-        self.stack, self.registry = stack, registry
-        self.on_event = on_event
-        self.parallel, self.verbose = parallel, verbose
 
     @classmethod
     def open(cls, path: str | Path = "stack.yml", *, on_event: EventHandler | None = None,
@@ -78,7 +53,7 @@ class Session:
         ``registry`` defaults to every installed plugin but those in ``disabled_plugins``
         (default: the names in $RUNNER_DISABLE_PLUGINS).
         """
-        from runner.model.validate import load_and_validate
+        from runner.cookbooks.validate import load_and_validate
 
         registry = registry or Registry.load(disabled_plugins)
         path = Path(path)
@@ -97,53 +72,6 @@ class Session:
 
     def close(self) -> None:
         """Nothing stays open between runs (each run closes its connections); here for ``with``."""
-
-    # -- what every run shares -------------------------------------------------------
-
-    def emit(self, event: Event) -> None:
-        if self.on_event is not None:
-            self.on_event(event)
-
-    def provider(self) -> Provider:
-        return self.registry.provider(self.stack.provider)(self.stack)
-
-    def states(self) -> list[InstanceState]:
-        """Every instance's state, from the provider (one call; a run fetches them once)."""
-        return self.provider().status(list(self.stack.instances))
-
-    def select(self, instances: Sequence[str] | None = None, layers: Sequence[str] | None = None) -> list[str]:
-        """Names of the instances chosen by name and by layer (all when neither is given), in stack order."""
-        instances, layers = list(instances or []), list(layers or [])
-        for name, table, kind in [(n, self.stack.layers, "layer") for n in layers] + [
-                (n, self.stack.instances, "instance") for n in instances]:
-            if name not in table:
-                close = get_close_matches(name, list(table), n=1)
-                raise UserError(f"--{kind} {name}: no {kind} {name!r} in {self.stack.path.name}",
-                                hint=f"did you mean {close[0]!r}?" if close else None)
-        return [inst.name for inst in self.stack.instances.values()
-                if (not layers or any(layer in inst.layers for layer in layers))
-                and (not instances or inst.name in instances)]
-
-    def started(self, command: str, hosts: Sequence[str], app: str | None = None) -> RunInfo:
-        """A run begins: its event and the ``runner_run_start`` hook."""
-        info = RunInfo(command, self.stack.name, tuple(hosts), time.time())
-        self.emit(RunStarted(command, self.stack.name, tuple(hosts), app))
-        self.registry.notify("runner_run_start", run=info)
-        return info
-
-    def finished(self, info: RunInfo, report: Report, seconds: float, host_lines: Mapping[str, str] = {}) -> None:
-        """A run ended: a HostFinished per host, the failure hooks, ``runner_run_finish``, RunFinished."""
-        failures = report.failures()
-        results = report.host_results()
-        for result in results:
-            ok = result.host not in failures
-            self.emit(HostFinished(result.host, ok, host_lines.get(result.host)
-                                   or ("done" if ok else f"FAILED: {failures[result.host]}")))
-            if not ok:
-                self.registry.notify("runner_host_failed", host=result.host, error=failures[result.host],
-                                     result=result)
-        self.registry.notify("runner_run_finish", run=info, report=RunReport(info, tuple(results)))
-        self.emit(RunFinished(info.command, report.ok, seconds))
 
     # -- recipes on instances ------------------------------------------------------------
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 import json
 import shlex
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from runner.api.base import SessionBase
 from runner.api.reports import InstanceStatus, StatusReport
 from runner.engine.wire import run_script
 from runner.lifecycle import setup_marker
@@ -18,9 +19,6 @@ from runner.model.stack import Stack
 from runner.ssh.connection import Connection
 from runner.ssh.group import HostGroup
 from runner.ssh.target import resolve_target
-
-if TYPE_CHECKING:
-    from runner.api.session import Session
 
 MARK = "@@status"
 
@@ -63,7 +61,7 @@ def host_apps(stack: Stack, name: str) -> list[str]:
     return [app.name for app in stack.apps.values() if layers & set(app.layers)]
 
 
-def status(session: Session, names: list[str]) -> StatusReport:
+def status(session: SessionBase, names: list[str]) -> StatusReport:
     stack = session.stack
     states = session.provider().status(names)
     marker = setup_marker(stack)

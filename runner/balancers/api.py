@@ -1,20 +1,23 @@
-"""What a load balancer is: the settings an app gives it and the base class plugins implement.
+"""What a load balancer is: the base class plugins implement, and the server states it reports.
 
 A balancer runs on the instances of one layer (``lb``) and sends traffic to a
 backend (pool) whose servers are named by *instance name*. Deployment
 strategies take servers out of rotation (:meth:`LoadBalancer.drain`), deploy
 to them, and put them back (:meth:`LoadBalancer.enable`). Plugins add
-balancers through the ``runner_load_balancers`` hook.
+balancers through the ``runner_load_balancers`` hook. The settings an app
+gives its balancer, :class:`BalancerSettings`, are a model type
+(:mod:`runner.model.stack`), re-exported here for balancer plugins.
 """
 
 from __future__ import annotations
 
 import abc
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
 
 from runner.errors import RunnerError
+from runner.model.stack import BalancerSettings
 
 if TYPE_CHECKING:
     from runner.ssh.connection import Connection
@@ -32,16 +35,6 @@ class BalancerError(RunnerError):
     def __init__(self, message: str, host: str | None = None):
         super().__init__(f"load balancer on {host}: {message}" if host else message)
         self.host = host  # the lb instance, when one is to blame
-
-
-@dataclass(frozen=True)
-class BalancerSettings:
-    """``apps.<app>.deploy.load_balancer`` in stack.yml, with its defaults resolved."""
-
-    type: str = "haproxy"
-    layer: str = "lb"  # the layer whose instances run the balancer
-    backend: str = ""  # the backend (pool) name; the loader fills in the app's first layer
-    options: dict[str, Any] = field(default_factory=dict)  # balancer-specific (e.g. the socket path)
 
 
 @dataclass(frozen=True)

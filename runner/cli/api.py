@@ -5,17 +5,16 @@ from __future__ import annotations
 import abc
 import argparse
 from dataclasses import dataclass
-from typing import IO, TYPE_CHECKING, ClassVar
+from typing import IO, ClassVar
 
-if TYPE_CHECKING:
-    from runner.plugin.registry import Registry
+from runner.plugin.registry import Registry
 
 
 @dataclass
 class CommandContext:
     """What a command gets besides its arguments."""
 
-    registry: "Registry"
+    registry: Registry
     out: IO[str]
     err: IO[str]
 

@@ -13,7 +13,7 @@ import traceback
 from collections.abc import Sequence
 
 from runner import __version__
-from runner.cli.api import CommandContext
+from runner.cli.api import Command, CommandContext
 from runner.cli.options import add_stack_options
 from runner.errors import UserError
 from runner.plugin.manager import disabled_from_env
@@ -61,7 +61,7 @@ def build_parser(registry: Registry) -> argparse.ArgumentParser:
     registry.pm.hook.runner_add_options(parser=parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in sorted(registry.commands):
-        command = registry.commands[name]
+        command: Command = registry.commands[name]  # what plugins' runner_commands returned
         cmd_parser = sub.add_parser(name, help=command.help, description=command.help)
         if command.stack_options:
             add_stack_options(cmd_parser)

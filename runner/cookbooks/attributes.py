@@ -1,4 +1,4 @@
-"""Node attributes: deep merging and the OpsWorks precedence order.
+"""Node attributes: the OpsWorks precedence order.
 
 Lowest first: cookbook default attributes, stack custom_json, layer
 custom_json (in the instance's layer order), instance custom_json, the
@@ -8,23 +8,10 @@ included, as in Chef's override levels) is replaced by the higher level.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-
-def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
-    """A new dict: ``override`` on top of ``base``; nested dicts merge, other values replace.
-
-    Neither input is changed, and the result shares no mutable value with them.
-    """
-    result: dict[str, Any] = copy.deepcopy(dict(base))
-    for key, value in override.items():
-        if isinstance(value, Mapping) and isinstance(result.get(key), Mapping):
-            result[key] = deep_merge(result[key], value)
-        else:
-            result[key] = copy.deepcopy(value)
-    return result
+from runner.model.merge import deep_merge
 
 
 def merge_attributes(

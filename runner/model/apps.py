@@ -5,10 +5,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from runner.balancers.api import BalancerSettings
 from runner.model.fields import Checker, Invalid, describe, suggest
 from runner.model.sections import layer_refs
-from runner.model.stack import APP_SOURCE_TYPES, App, AppSource, DeploySettings, EnvValue, HealthCheck
+from runner.model.stack import APP_SOURCE_TYPES, App, AppSource, BalancerSettings, DeploySettings, EnvValue, HealthCheck
 from runner.model.yamlsource import KeyPath
 
 APP_KEYS: tuple[str, ...] = ("layers", "source", "environment", "deploy", "custom_json")

@@ -11,12 +11,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from runner.cookbooks.attributes import deep_merge
 from runner.errors import Location, UserError, UserErrors
-from runner.hostnames import LAYER_DEPENDENT, THEMES, assign_hostnames
 from runner.model.apps import build_app
 from runner.model.fields import Checker
+from runner.model.hostnames import LAYER_DEPENDENT, THEMES, assign_hostnames
 from runner.model.includes import SECTIONS, Part, read_parts
+from runner.model.merge import deep_merge
 from runner.model.sections import InstanceDraft, build_layer, read_instance
 from runner.model.stack import (
     HOST_KEY_POLICIES,

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from runner.hostnames import is_valid_hostname
 from runner.model.fields import Checker, dotted, suggest
+from runner.model.hostnames import is_valid_hostname
 from runner.model.lifecycle import LIFECYCLE_EVENTS
 from runner.model.stack import Layer
 from runner.model.yamlsource import KeyPath

@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from runner.balancers.api import BalancerSettings
 from runner.errors import Location
 
 HOST_KEY_POLICIES: tuple[str, ...] = ("strict", "accept-new", "off")
@@ -48,6 +47,16 @@ class HealthCheck:
     timeout: float = 30.0
     retries: int = 3
     interval: float = 1.0
+
+
+@dataclass(frozen=True)
+class BalancerSettings:
+    """``apps.<app>.deploy.load_balancer`` in stack.yml, with its defaults resolved."""
+
+    type: str = "haproxy"
+    layer: str = "lb"  # the layer whose instances run the balancer
+    backend: str = ""  # the backend (pool) name; the loader fills in the app's first layer
+    options: dict[str, Any] = field(default_factory=dict)  # balancer-specific (e.g. the socket path)
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,10 @@
 Built once from the plugin manager by calling each plugin's registration
 hooks one plugin at a time, so ``runner plugins`` can say which plugin adds
 what and a name registered twice can be reported with both owners.
+
+The registry sits below the CLI: it keeps commands as plain objects known by
+their ``name``; what else a command is (:class:`runner.cli.api.Command`) is
+the CLI's business.
 """
 
 from __future__ import annotations
@@ -16,7 +20,6 @@ from typing import Any
 import pluggy
 
 from runner.balancers.api import LoadBalancer
-from runner.cli.api import Command
 from runner.errors import UserError
 from runner.plugin.manager import PluginOrigin, create_plugin_manager, disabled_from_env
 from runner.providers.api import Provider
@@ -50,7 +53,8 @@ class Registry:
         self.strategies: dict[str, type[Strategy]] = {}
         self.providers: dict[str, type[Provider]] = {}
         self.load_balancers: dict[str, type[LoadBalancer]] = {}
-        self.commands: dict[str, Command] = {}
+        # what ``runner_commands`` returned, by ``.name``; only the CLI knows them as runner.cli.api.Command
+        self.commands: dict[str, Any] = {}
         self.plugins: list[PluginInfo] = []
         owners: dict[tuple[str, str], str] = {}
         for name, origin in origins.items():  # load order: built-ins first, then entry points

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import CodeType
 
+from runner.cookbooks.validate import include_calls
 from runner.errors import Location, UserError
-from runner.model.validate import include_calls
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from runner.balancers.api import DRAIN, MAINT, READY, BalancerError
-from runner.balancers.connect import open_balancer
+from runner.deploy.balancer import open_balancer
 from runner.plugin.registry import Registry
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -1,6 +1,7 @@
 """Attribute merging and precedence."""
 
-from runner.cookbooks.attributes import deep_merge, merge_attributes
+from runner.cookbooks.attributes import merge_attributes
+from runner.model.merge import deep_merge
 
 
 def test_deep_merge_merges_dicts_and_replaces_the_rest():

@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from runner.balancers.api import BalancerSettings
+from runner.cookbooks.validate import load_and_validate
 from runner.errors import UserErrors
 from runner.model.loader import load_stack
-from runner.model.validate import load_and_validate
+from runner.model.stack import BalancerSettings
 
 BASE = """\
 stack: {{name: s, provider: docker}}

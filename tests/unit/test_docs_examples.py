@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from runner.model.validate import load_and_validate
+from runner.cookbooks.validate import load_and_validate
 from runner.plugin.registry import Registry
 
 REPO = Path(__file__).resolve().parents[2]

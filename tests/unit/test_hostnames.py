@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from runner.hostnames import LAYER_DEPENDENT, THEMES, assign_hostnames, is_valid_hostname
+from runner.model.hostnames import LAYER_DEPENDENT, THEMES, assign_hostnames, is_valid_hostname
 
 REQUIRED_THEMES = [
     "Baked_Goods", "Clouds", "European_Cities", "Fruits", "Greek_Deities",

@@ -5,10 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from runner.balancers.api import BalancerSettings
 from runner.errors import Location, UserErrors
 from runner.model.loader import load_stack
-from runner.model.stack import DeploySettings, EnvValue, HealthCheck
+from runner.model.stack import BalancerSettings, DeploySettings, EnvValue, HealthCheck
 
 GOOD = """\
 stack:

@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 
 from runner.cookbooks import CookbookSet
+from runner.cookbooks.validate import include_calls, load_and_validate, validate_stack
 from runner.errors import UserErrors
 from runner.model.loader import load_stack
-from runner.model.validate import include_calls, load_and_validate, validate_stack
 
 ROOT = Path(__file__).resolve().parents[2]
 PROVIDERS = {"static", "docker"}

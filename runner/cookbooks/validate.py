@@ -1,10 +1,11 @@
 """Check a loaded stack against its cookbooks and the installed plugins.
 
-Loading checks the file on its own; this checks what it refers to: recipe
-names against recipe files, cookbook ``depends``, the provider, deploy
-strategies and load balancer types against what plugins offer, and literal ``include_recipe("cb::r")``
-calls inside the recipes the stack can run (found with ``ast``, so no recipe
-code runs here).
+Loading (:mod:`runner.model.loader`) checks the file on its own; this checks
+what it refers to: recipe names against recipe files, cookbook ``depends``,
+the provider, deploy strategies and load balancer types against what plugins
+offer, and literal ``include_recipe("cb::r")`` calls inside the recipes the
+stack can run (found with ``ast``, so no recipe code runs here). It needs the
+cookbooks, so it lives with them, one layer above the model.
 """
 
 from __future__ import annotations

@@ -1,19 +1,21 @@
-"""Open the load balancer of an app: find the lb layer's online instances and connect to each."""
+"""Open the load balancer of an app: find the lb layer's online instances and connect to each.
+
+Deploy-level orchestration: it picks the balancer class from the plugin
+registry and asks the stack's provider which lb instances are online, so it
+sits above both (the balancers themselves know neither).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from runner.balancers.api import BalancerError, LoadBalancer
 from runner.errors import HostError, UserError
 from runner.model.stack import App, Stack
+from runner.plugin.registry import Registry
 from runner.providers.api import InstanceState
 from runner.ssh.connection import Connection
 from runner.ssh.target import resolve_target
-
-if TYPE_CHECKING:
-    from runner.plugin.registry import Registry
 
 
 def open_balancer(
