@@ -10,7 +10,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from runner.deploy.host import DONE, PENDING, HostDeploy
+from runner.deploy.host import DONE, FAILED_HOST, PENDING, REVERTED, SKIPPED, HostDeploy
 from runner.deploy.rollout import BatchRecord
 from runner.engine.outcome import CHANGED, FAILED, OK, HostOutcome
 from runner.engine.redact import Redactor
@@ -49,8 +49,8 @@ class LifecycleReport:
 
 def deploy_result(state: HostDeploy) -> str:
     """How a host's part in a deployment reads in a report."""
-    return {"done": "ok", "failed": "FAILED", "reverted": "PUT BACK", "skipped": "skipped",
-            "pending": "unchanged"}.get(state.status, state.status)
+    return {DONE: "ok", FAILED_HOST: "FAILED", REVERTED: "PUT BACK", SKIPPED: "skipped",
+            PENDING: "unchanged"}.get(state.status, state.status)
 
 
 @dataclass

@@ -15,6 +15,7 @@ from typing import Any
 from runner.deploy import hostscripts
 from runner.deploy.releases import HostReleases, parse_inspect
 from runner.engine.host import HostJob, HostOptions, HostRunner
+from runner.engine.outcome import FAILED
 from runner.engine.redact import Redactor
 from runner.engine.wire import run_script
 from runner.errors import HostError
@@ -151,7 +152,7 @@ class HostSteps:
         outcome = HostRunner(HostJob(self.state.host, resources), self.conn, options).run()
         self.state.remote_commands += outcome.remote_commands
         if outcome.failed:
-            failed = [r for r in outcome.resources if r.status == "failed" and not r.ignored_failure]
+            failed = [r for r in outcome.resources if r.status == FAILED and not r.ignored_failure]
             if failed:
                 where = f" ({failed[0].location})" if failed[0].location else ""
                 raise StepFailed(self.state.host, "recipes", f"{failed[0].key} failed{where}", failed[0].output)
