@@ -67,12 +67,14 @@ class HostGroup:
     def connect_in_background(self, names: Sequence[str] | None = None) -> None:
         """Start connecting to the first ``parallel`` of ``names`` (default: every host) without waiting.
 
+        Names the group has no target for (instances not online) are left out.
+
         Connecting is mostly waiting for the hosts (key exchange,
         authentication) and changes nothing on them, so a caller can compile
         meanwhile and still stop before anything is touched.
         """
         wanted = [n for n in (names if names is not None else list(self.targets))
-                  if n not in self.connections and n not in self._pending][:self.parallel]
+                  if n in self.targets and n not in self.connections and n not in self._pending][:self.parallel]
         if not wanted:
             return
         if self._pool is None:
