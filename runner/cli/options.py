@@ -36,7 +36,8 @@ def load_stack(args: argparse.Namespace, registry: Registry) -> Stack:
         print("runner: warning: no deployment strategy plugin is loaded; deploy.strategy is not checked",
               file=sys.stderr)
     return load_and_validate(path, known_providers=set(registry.providers), known_strategies=strategies,
-                             known_balancers=set(registry.load_balancers) or None)
+                             known_balancers=set(registry.load_balancers) or None,
+                             known_sources={name: t.declaration() for name, t in registry.app_sources.items()})
 
 
 def command_json(args: argparse.Namespace) -> dict[str, Any]:

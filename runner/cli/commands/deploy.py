@@ -167,11 +167,11 @@ class DeployCommand(AppCommand):
             mark_sensitive(compiler.deployment(stack.instances[host], "deploy", view), set(redact.secrets))
         source = None
         if self.name == "deploy":
-            from runner.deploy.sources import prepare_source
+            from runner.sources.api import prepare_source
 
             cache = stack.state_dir / "cache"
             cache.mkdir(parents=True, exist_ok=True)
-            source = prepare_source(app, stack, cache)
+            source = prepare_source(app, stack, cache, registry.app_sources)
         online, offline = split_online(hosts, states)
         by_name = {s.name: s for s in states}
         targets = {h: resolve_target(stack, by_name[h].host) for h in online}
