@@ -101,7 +101,7 @@ def _checked(check: Checker, path: KeyPath, source: AppSource,
         else:
             check.fail(path + (problem.key,), problem.message, problem.hint)
     if fetch == "remote" and not declaration.remote_fetch:
-        reason = declaration.no_remote_reason or f"a {kind} source cannot be fetched on the hosts"
+        reason = declaration.no_remote_reason or f"source type '{kind}' does not support 'fetch: remote'"
         raise check.fail(path + ("fetch",), reason)
     if len(check.errors) > before:  # unknown or missing keys, bad values, refused combinations
         raise Invalid()

@@ -135,7 +135,7 @@ class AppSourceType(abc.ABC):
 
     def prepare_remote(self, source: SourceContext) -> PreparedSource:
         """For ``fetch: remote``: a :class:`PreparedSource` with the remote script (and no payload)."""
-        raise UserError(f"a {self.name} source cannot be fetched on the hosts", source.where("fetch"))
+        raise UserError(f"source type '{self.name}' does not support 'fetch: remote'", source.where("fetch"))
 
 
 def prepare_source(app: App, stack: Stack, cache_dir: Path,
