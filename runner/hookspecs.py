@@ -2,7 +2,7 @@
 
 A plugin is a module (or object) with functions named like the specs below,
 decorated with :data:`runner.hookimpl`. Built-in resource types, strategies,
-providers, load balancers and commands are plugins of exactly this kind;
+providers, load balancers, app source types and commands are plugins of exactly this kind;
 third-party ones are found through the ``runner`` entry-point group::
 
     # setup.cfg of a plugin distribution
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from runner.events import HostResult, RunInfo, RunReport
     from runner.providers.api import Provider
     from runner.resources.api import Resource
+    from runner.sources.api import AppSourceType
     from runner.strategies.api import Strategy
 
 hookspec = pluggy.HookspecMarker("runner")
@@ -90,6 +91,22 @@ def runner_load_balancers() -> list[type[LoadBalancer]]:
     :return: a list of :class:`runner.balancers.api.LoadBalancer` subclasses.
 
     .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def runner_app_sources() -> list[type[AppSourceType]]:
+    """Return the app source types this plugin adds (``directory``, ``archive``, ``git``, ``s3``, an ``rsync`` ...).
+
+    Called once when the registry is built. Each class's ``name`` is what an
+    app's ``source.type`` says; its ``keys`` declare what else ``source:``
+    accepts (checked when the stack is loaded, with file:line:col), and
+    ``runner deploy`` calls its ``prepare`` (or ``prepare_remote`` for
+    ``fetch: remote``) to get what the release directory is filled from.
+
+    :return: a list of :class:`runner.sources.api.AppSourceType` subclasses.
+
+    .. versionadded:: 0.2
     """
 
 

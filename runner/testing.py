@@ -310,8 +310,8 @@ def _factory(session: _Session, tmp_path_factory: pytest.TempPathFactory) -> Ite
         document = _merge(document, config or {})
         path = directory / "stack.yml"
         path.write_text(json.dumps(document, indent=2) + "\n")  # JSON is YAML
-        stack = load_stack(path)
         registry = Registry.load()  # a broken plugin is an error, not a reason to skip
+        stack = load_stack(path, {name: kind.declaration() for name, kind in registry.app_sources.items()})
         if stack.provider not in registry.providers:
             _unavailable(f"no {stack.provider!r} provider is registered: is runner-docker installed?")
         provider = registry.provider(stack.provider)(stack)

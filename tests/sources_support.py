@@ -16,6 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from runner.model.stack import App, AppSource, Stack
+from runner.sources.plugin import BUILTIN_SOURCES
+
+#: the built-in source types by name, as the registry's ``app_sources`` holds them
+SOURCE_TYPES = {kind.name: kind for kind in BUILTIN_SOURCES}
 
 # A file name that breaks any shell command that does not quote it (no '/' and no newline: zip and git dislike them)
 HOSTILE = "we ird 'q' \"dq\" $(touch pwned) `touch pwned2`; touch pwned3 &"

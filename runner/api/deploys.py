@@ -112,7 +112,7 @@ def deploy(session: SessionBase, command: str, app_name: str, *, strategy: str |
            custom_json: Mapping[str, Any] | None = None) -> DeployReport:
     """``deploy`` (a new release) or ``rollback`` (one back) of an app, driven by its strategy."""
     from runner.deploy.balancer import open_balancer
-    from runner.deploy.sources import prepare_source
+    from runner.sources.api import prepare_source
 
     if command not in (DEPLOY, ROLLBACK):
         raise ValueError(f"not a deploy command: {command!r}")
@@ -131,7 +131,7 @@ def deploy(session: SessionBase, command: str, app_name: str, *, strategy: str |
     if command == DEPLOY:
         cache = stack.state_dir / "cache"
         cache.mkdir(parents=True, exist_ok=True)
-        source = prepare_source(app, stack, cache)
+        source = prepare_source(app, stack, cache, registry.app_sources)
     online, offline = split_online(hosts, states)
     balancer = open_balancer(stack, registry, dataclasses.replace(app, deploy=settings), states)
     if balancer is None and chosen.needs_balancer:

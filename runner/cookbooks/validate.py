@@ -11,13 +11,14 @@ cookbooks, so it lives with them, one layer above the model.
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from runner.cookbooks.cookbook_set import CookbookSet, RecipeRef
 from runner.errors import Location, UserError, UserErrors
 from runner.model.fields import suggest
 from runner.model.loader import load_stack
+from runner.model.sources import SourceDeclaration
 from runner.model.stack import Stack
 
 
@@ -139,12 +140,15 @@ def load_and_validate(
     known_providers: set[str] | None = None,
     known_strategies: set[str] | None = None,
     known_balancers: set[str] | None = None,
+    known_sources: Mapping[str, SourceDeclaration] | None = None,
 ) -> Stack:
     """Load a stack file and validate it against its cookbooks.
 
+    :param known_sources: the app source types' declarations by name (checked while loading); None
+        leaves the sources unchecked.
     :raises UserErrors: anything wrong, in the stack file, its cookbooks or its recipes.
     """
-    stack = load_stack(path)
+    stack = load_stack(path, known_sources)
     cookbooks = CookbookSet.from_sources(stack.cookbooks)
     errors = validate_stack(stack, cookbooks, known_providers, known_strategies, known_balancers)
     if errors:

@@ -1,1 +1,1 @@
-"""Deployments: app sources, release directories on the hosts, rollbacks, history."""
+"""Deployments: release directories on the hosts, rollbacks, history (app sources are runner.sources)."""

@@ -7,17 +7,10 @@ from typing import Any
 
 from runner.model.fields import Checker, Invalid, describe, suggest
 from runner.model.sections import layer_refs
-from runner.model.stack import APP_SOURCE_TYPES, App, AppSource, BalancerSettings, DeploySettings, EnvValue, HealthCheck
-from runner.model.yamlsource import KeyPath
+from runner.model.stack import App, AppSource, BalancerSettings, DeploySettings, EnvValue, HealthCheck
+from runner.model.yamlsource import KeyPath, Located
 
 APP_KEYS: tuple[str, ...] = ("layers", "source", "environment", "deploy", "custom_json")
-SOURCE_KEYS: dict[str, tuple[str, ...]] = {
-    "directory": ("type", "path", "fetch"),  # on this machine: always packed here and streamed
-    "archive": ("type", "path", "url", "fetch"),
-    "git": ("type", "url", "revision", "fetch"),
-    "s3": ("type", "bucket", "key", "region", "fetch"),
-}
-FETCH_MODES: tuple[str, ...] = ("local", "remote")
 DEPLOY_KEYS: tuple[str, ...] = (
     "strategy", "batch", "keep_releases", "max_failures", "health_check", "options", "load_balancer",
 )
@@ -47,42 +40,17 @@ def build_app(check: Checker, name: str, raw: Any, layers: list[str]) -> App | N
 
 
 def _source(check: Checker, path: KeyPath, value: Any) -> AppSource:
+    """What every source has: a ``type`` (a string) and other keys, kept raw with where they were written.
+
+    The keys are checked against the type's declaration by
+    :func:`runner.model.sources.check_app_source` once the source types are known.
+    """
     raw = check.mapping(path, value, required=("type",))
     if "type" not in raw:
         raise Invalid()
-    kind = check.choice(path + ("type",), raw["type"], APP_SOURCE_TYPES, "app source type")
-    check.mapping(path, raw, SOURCE_KEYS[kind], required=_required(kind))
-    options: dict[str, Any] = {}
-    for key in SOURCE_KEYS[kind][1:]:
-        if key == "path":
-            reader = check.file_path
-        elif key == "fetch":
-            reader = lambda p, v: check.choice(p, v, FETCH_MODES, "fetch mode")  # noqa: E731
-        elif key == "revision":
-            reader = check.scalar_string
-        else:
-            reader = check.string
-        found = check.get(raw, path + (key,), reader)
-        if found is not None:
-            options[key] = found
-    if kind == "directory" and "path" not in raw:
-        raise check.fail(path, "directory source needs 'path' (a directory on this machine)", at_key=True)
-    if kind == "archive" and ("path" in raw) == ("url" in raw):
-        what = "takes 'path' or 'url', not both" if "path" in raw else "needs 'path' or 'url'"
-        raise check.fail(path, f"{kind} source {what}", at_key=True)
-    if kind == "directory" and raw.get("fetch") == "remote":
-        raise check.fail(path + ("fetch",), "a directory source is on this machine: it is always packed here "
-                         "and streamed; 'fetch: remote' is for archive (url), git and s3")
-    if kind == "archive" and "path" in raw and raw.get("fetch") == "remote":
-        raise check.fail(path + ("fetch",), "'fetch: remote' needs the archive at a 'url' the hosts can reach, "
-                         "not a local 'path'")
-    if any(key not in raw for key in _required(kind)):
-        raise Invalid()
-    return AppSource(kind, options)
-
-
-def _required(kind: str) -> tuple[str, ...]:
-    return {"git": ("url",), "s3": ("bucket", "key")}.get(kind, ())
+    kind = check.string(path + ("type",), raw["type"])
+    options = {key: item for key, item in raw.items() if key != "type"}
+    return AppSource(kind, options, origin=Located(check.doc, path))
 
 
 def _environment(check: Checker, path: KeyPath, value: Any) -> dict[str, EnvValue]:

@@ -8,6 +8,8 @@ first problem: all errors are collected and raised together as
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +20,10 @@ from runner.model.hostnames import LAYER_DEPENDENT, THEMES, assign_hostnames
 from runner.model.includes import SECTIONS, Part, read_parts
 from runner.model.merge import deep_merge
 from runner.model.sections import InstanceDraft, build_layer, read_instance
+from runner.model.sources import SourceDeclaration, check_app_source
 from runner.model.stack import (
     HOST_KEY_POLICIES,
+    App,
     CookbookSource,
     Instance,
     Path_,
@@ -37,10 +41,12 @@ SSH_KEYS: tuple[str, ...] = (
 )
 
 
-def load_stack(path: str | Path) -> Stack:
+def load_stack(path: str | Path, app_sources: Mapping[str, SourceDeclaration] | None = None) -> Stack:
     """Read, merge and check a stack file.
 
     :param path: the stack file; messages name it as given (``stack.yml:3:5: ...``).
+    :param app_sources: the declarations of the app source types the plugins add, by name; each
+        app's ``source:`` is checked against its type's. None leaves the sources unchecked (raw).
     :raises UserErrors: everything wrong with the file and its includes.
     """
     errors: list[UserError] = []
@@ -48,9 +54,26 @@ def load_stack(path: str | Path) -> Stack:
     if not parts:
         raise UserErrors(errors)
     stack = _Builder(Path(path), parts, errors).build()
+    if app_sources is not None:
+        stack = replace(stack, apps=_checked_sources(stack.apps, app_sources, errors))
     if errors:
         raise UserErrors(sorted(errors, key=_position))
     return stack
+
+
+def _checked_sources(apps: dict[str, App], declarations: Mapping[str, SourceDeclaration],
+                     errors: list[UserError]) -> dict[str, App]:
+    """The apps with their sources checked against their types' declarations (the unusable ones left out)."""
+    checked = {}
+    for name, app in apps.items():
+        origin = app.source.origin
+        if origin is None:  # built in code, not read from a file: nothing to point at
+            checked[name] = app
+            continue
+        source = check_app_source(Checker(origin.document, errors), origin.path, app.source, declarations)
+        if source is not None:
+            checked[name] = replace(app, source=source)
+    return checked
 
 
 class _Builder:

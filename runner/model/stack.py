@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from runner.errors import Location
+from runner.model.yamlsource import Located
 
 HOST_KEY_POLICIES: tuple[str, ...] = ("strict", "accept-new", "off")
-APP_SOURCE_TYPES: tuple[str, ...] = ("directory", "archive", "git", "s3")
 
 Path_ = tuple[str | int, ...]
 
@@ -72,8 +72,17 @@ class DeploySettings:
 
 @dataclass(frozen=True)
 class AppSource:
+    """An app's ``source:``: its type and its other keys.
+
+    The keys a type accepts are declared by its plugin (:mod:`runner.sources`);
+    loading with the declarations checks them and reads them (``path`` becomes
+    an absolute :class:`Path`). Without, ``options`` are the raw values.
+    """
+
     type: str
     options: dict[str, Any]  # path / url / revision / bucket / key / fetch ...
+    #: where the source mapping was written (its file and key path), for later checks; None when built in code
+    origin: Located | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

@@ -49,6 +49,14 @@ class Document:
         return self.value_at(*path)
 
 
+@dataclass(frozen=True)
+class Located:
+    """A value of a document together with its key path: what a later check needs for file:line:col."""
+
+    document: Document
+    path: KeyPath
+
+
 def _nearest(marks: dict[KeyPath, Location], key: KeyPath, default: Location) -> Location:
     while key:
         if key in marks:

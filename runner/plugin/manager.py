@@ -34,6 +34,7 @@ BUILTIN_PLUGINS: tuple[tuple[str, str], ...] = (
     ("instances", "runner.cli.commands.instances"),
     ("converge", "runner.cli.commands.converge"),
     ("strategies", "runner.strategies.builtin"),
+    ("sources", "runner.sources.plugin"),
     ("deploy", "runner.cli.commands.deploy"),
     ("status", "runner.cli.commands.status"),
     ("update-cookbooks", "runner.cli.commands.update_cookbooks"),

@@ -24,10 +24,12 @@ from runner.errors import UserError
 from runner.plugin.manager import PluginOrigin, create_plugin_manager, disabled_from_env
 from runner.providers.api import Provider
 from runner.resources.api import Resource
+from runner.sources.api import AppSourceType
 from runner.strategies.api import Strategy
 
 REGISTRATION_HOOKS = (
-    "runner_resource_types", "runner_strategies", "runner_providers", "runner_load_balancers", "runner_commands",
+    "runner_resource_types", "runner_strategies", "runner_providers", "runner_load_balancers",
+    "runner_app_sources", "runner_commands",
 )
 
 
@@ -41,6 +43,7 @@ class PluginInfo:
     strategies: list[str] = field(default_factory=list)
     providers: list[str] = field(default_factory=list)
     load_balancers: list[str] = field(default_factory=list)
+    app_sources: list[str] = field(default_factory=list)
     commands: list[str] = field(default_factory=list)
 
 
@@ -53,6 +56,7 @@ class Registry:
         self.strategies: dict[str, type[Strategy]] = {}
         self.providers: dict[str, type[Provider]] = {}
         self.load_balancers: dict[str, type[LoadBalancer]] = {}
+        self.app_sources: dict[str, type[AppSourceType]] = {}
         # what ``runner_commands`` returned, by ``.name``; only the CLI knows them as runner.cli.api.Command
         self.commands: dict[str, Any] = {}
         self.plugins: list[PluginInfo] = []
@@ -82,6 +86,7 @@ class Registry:
             "runner_strategies": ("strategy", self.strategies, info.strategies, "name"),
             "runner_providers": ("provider", self.providers, info.providers, "name"),
             "runner_load_balancers": ("load balancer", self.load_balancers, info.load_balancers, "name"),
+            "runner_app_sources": ("app source type", self.app_sources, info.app_sources, "name"),
             "runner_commands": ("command", self.commands, info.commands, "name"),
         }[hook]
         for item in items:

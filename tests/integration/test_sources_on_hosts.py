@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 from sources_support import (
     HOSTILE,
+    SOURCE_TYPES,
     aws_environment,
     git,
     http_server,
@@ -34,7 +35,7 @@ from sources_support import (
     zip_archive,
 )
 
-from runner.deploy.sources import PreparedSource, prepare_source
+from runner.sources.api import PreparedSource, prepare_source
 from runner.ssh.connection import CommandResult, Connection
 from runner.ssh.target import resolve_target
 
@@ -59,7 +60,7 @@ def connect(hosts: Any, name: str) -> Iterator[Connection]:
 
 def prepare(tmp_path: Path, kind: str, **options: object) -> PreparedSource:
     app, stack = make_app(tmp_path, kind, **options)
-    return prepare_source(app, stack, tmp_path / ".runner" / "cache")
+    return prepare_source(app, stack, tmp_path / ".runner" / "cache", SOURCE_TYPES)
 
 
 def sha256(data: bytes) -> str:

@@ -70,7 +70,8 @@ def test_stack_examples_are_valid(page: Path, registry: Registry, tmp_path: Path
         try:
             load_and_validate(target, known_providers=set(registry.providers),
                               known_strategies=set(registry.strategies),
-                              known_balancers=set(registry.load_balancers))
+                              known_balancers=set(registry.load_balancers),
+                              known_sources={n: t.declaration() for n, t in registry.app_sources.items()})
         except Exception as exc:
             pytest.fail(f"{page.name}:{line}: the stack example does not validate:\n{exc}", pytrace=False)
 

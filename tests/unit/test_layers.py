@@ -31,6 +31,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("ssh", ("runner.ssh.*",)),
     ("balancers", ("runner.balancers.*",)),
     ("strategies", ("runner.strategies.*",)),
+    ("sources", ("runner.sources.*",)),
     ("plugin", ("runner.plugin.*", "runner.hookspecs")),
     ("cookbooks", ("runner.cookbooks.*", "runner.recipes.*")),
     ("engine", ("runner.engine.*",)),
@@ -41,14 +42,15 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("testing", ("runner.testing",)),
 )
 
-#: Which other parts a part may import: providers < ssh < balancers; resources
-#: and strategies stand on the model alone.
+#: Which other parts a part may import: providers < ssh < balancers; resources,
+#: strategies and app sources stand on the model alone.
 PART_IMPORTS: dict[str, frozenset[str]] = {
     "resources": frozenset(),
     "providers": frozenset(),
     "ssh": frozenset({"providers"}),
     "balancers": frozenset({"providers", "ssh"}),
     "strategies": frozenset(),
+    "sources": frozenset(),
 }
 
 #: All the model may import from runner besides itself.

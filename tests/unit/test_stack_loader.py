@@ -8,6 +8,10 @@ import pytest
 from runner.errors import Location, UserErrors
 from runner.model.loader import load_stack
 from runner.model.stack import BalancerSettings, DeploySettings, EnvValue, HealthCheck
+from runner.sources.plugin import BUILTIN_SOURCES
+
+#: the built-in source types' declarations, as `runner` hands them to the loader
+SOURCES = {kind.name: kind.declaration() for kind in BUILTIN_SOURCES}
 
 GOOD = """\
 stack:
@@ -73,7 +77,7 @@ def in_tmp(tmp_path, monkeypatch):
 def errors_of(directory: Path, text: str, name: str = "stack.yml") -> list[str]:
     write(directory, name, text)
     with pytest.raises(UserErrors) as info:
-        load_stack(name)
+        load_stack(name, SOURCES)
     return [str(e) for e in info.value.errors]
 
 
@@ -82,7 +86,7 @@ def errors_of(directory: Path, text: str, name: str = "stack.yml") -> list[str]:
 
 def test_good_stack_builds_the_model(in_tmp):
     write(in_tmp, "stack.yml", GOOD)
-    stack = load_stack("stack.yml")
+    stack = load_stack("stack.yml", SOURCES)
     assert stack.name == "demo"
     assert stack.path == in_tmp / "stack.yml"
     assert stack.provider == "docker"
@@ -139,7 +143,7 @@ def test_good_stack_builds_the_model(in_tmp):
 
 def test_marks_point_at_the_users_file(in_tmp):
     write(in_tmp, "stack.yml", GOOD)
-    stack = load_stack("stack.yml")
+    stack = load_stack("stack.yml", SOURCES)
     assert stack.where("layers", "web_app", "recipes", "setup", 0) == Location("stack.yml", 17, 15)
     assert stack.where("stack", "provider") == Location("stack.yml", 3, 13)
     assert stack.where("layers", "web_app") == Location("stack.yml", 14, 3)  # a mapping: at its key
@@ -153,7 +157,7 @@ def test_defaults(in_tmp):
         layers: {app: }
         instances: {web1: {layers: [app], address: 10.0.0.5, port: 22, user: deploy, key: k}}
         """)
-    stack = load_stack("stack.yml")
+    stack = load_stack("stack.yml", SOURCES)
     assert stack.provider == "static"
     assert stack.hostname_theme == "Layer_Dependent"
     assert stack.layers["app"].recipes == {}
@@ -168,14 +172,14 @@ def test_list_theme_hostnames(in_tmp):
         layers: {app: {}}
         instances: {x: {layers: [app]}, y: {layers: [app], hostname: apple}, z: {layers: [app]}}
         """)
-    assert {n: i.hostname for n, i in load_stack("stack.yml").instances.items()} == {
+    assert {n: i.hostname for n, i in load_stack("stack.yml", SOURCES).instances.items()} == {
         "x": "apricot", "y": "apple", "z": "banana",
     }
 
 
 def test_tilde_expands(in_tmp):
     write(in_tmp, "stack.yml", "stack: {name: s, ssh: {key: ~/.ssh/id_ed25519}}\n")
-    assert load_stack("stack.yml").ssh.key == Path.home() / ".ssh" / "id_ed25519"
+    assert load_stack("stack.yml", SOURCES).ssh.key == Path.home() / ".ssh" / "id_ed25519"
 
 
 # -- includes ---------------------------------------------------------------
@@ -209,7 +213,7 @@ def test_includes_merge_with_the_including_file_winning(in_tmp):
         layers:
           cache: {}
         """)
-    stack = load_stack("stack.yml")
+    stack = load_stack("stack.yml", SOURCES)
     assert list(stack.layers) == ["cache", "app", "db"]
     assert stack.layers["app"].packages == ("vim",)
     assert stack.layers["db"].location == Location("parts/common.yml", 5, 3)
@@ -225,7 +229,7 @@ def test_errors_in_included_files_point_into_them(in_tmp):
     write(in_tmp, "stack.yml", "stack: {name: s, provider: docker}\ninclude: [layers.yml]\n")
     write(in_tmp, "layers.yml", "layers:\n  app: {packges: [vim]}\n")
     with pytest.raises(UserErrors) as info:
-        load_stack("stack.yml")
+        load_stack("stack.yml", SOURCES)
     assert [str(e) for e in info.value.errors] == [
         "layers.yml:2:9: layers.app: unknown key 'packges' (did you mean 'packages'?)"
     ]
@@ -591,5 +595,5 @@ def test_stack_key_in_included_file_is_unknown(in_tmp):
 
 def test_missing_stack_file(in_tmp):
     with pytest.raises(UserErrors) as info:
-        load_stack("nope.yml")
+        load_stack("nope.yml", SOURCES)
     assert str(info.value) == "nope.yml: cannot read file: No such file or directory"

@@ -9,10 +9,12 @@ from runner.cookbooks import CookbookSet
 from runner.cookbooks.validate import include_calls, load_and_validate, validate_stack
 from runner.errors import UserErrors
 from runner.model.loader import load_stack
+from runner.sources.plugin import BUILTIN_SOURCES
 
 ROOT = Path(__file__).resolve().parents[2]
 PROVIDERS = {"static", "docker"}
 STRATEGIES = {"all_at_once", "rolling", "blue_green"}
+SOURCES = {kind.name: kind.declaration() for kind in BUILTIN_SOURCES}
 
 STACK = """\
 stack:
@@ -167,7 +169,7 @@ def test_include_calls_in_line_order(tmp_path):
 
 @pytest.mark.parametrize("name", ["demo", "static"])
 def test_examples_load_and_validate(name):
-    stack = load_and_validate(ROOT / "examples" / name / "stack.yml", PROVIDERS, STRATEGIES)
+    stack = load_and_validate(ROOT / "examples" / name / "stack.yml", PROVIDERS, STRATEGIES, known_sources=SOURCES)
     assert stack.layers and stack.instances and stack.apps
     assert stack.apps["hello"].source.options["path"] == ROOT / "apps" / "hello"
     assert (ROOT / "apps" / "hello" / "server.py").is_file()
@@ -200,5 +202,5 @@ def test_static_example_has_loopback_addresses():
 def test_broken_examples(monkeypatch, name, expected):
     monkeypatch.chdir(ROOT / "examples" / "broken")
     with pytest.raises(UserErrors) as info:
-        load_and_validate(name, PROVIDERS, STRATEGIES)
+        load_and_validate(name, PROVIDERS, STRATEGIES, known_sources=SOURCES)
     assert [str(e) for e in info.value.errors] == [expected]

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from sources_support import (
     HOSTILE,
+    SOURCE_TYPES,
     aws_environment,
     git,
     http_server,
@@ -31,13 +32,13 @@ from sources_support import (
     zip_archive,
 )
 
-from runner.deploy.sources import PreparedSource, prepare_source
 from runner.errors import UserError
+from runner.sources.api import PreparedSource, prepare_source
 
 
 def prepare(tmp_path: Path, kind: str, **options: object) -> PreparedSource:
     app, stack = make_app(tmp_path, kind, **options)
-    return prepare_source(app, stack, tmp_path / ".runner" / "cache")
+    return prepare_source(app, stack, tmp_path / ".runner" / "cache", SOURCE_TYPES)
 
 
 def sha256(data: bytes) -> str:
