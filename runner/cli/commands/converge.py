@@ -10,6 +10,7 @@ from typing import IO, Any
 from runner import hookimpl
 from runner.cli.api import Command, CommandContext
 from runner.cli.options import command_json, load_stack, select_instances
+from runner.deploy.join import setup_deploys
 from runner.engine.host import HostOptions
 from runner.engine.outcome import HostOutcome
 from runner.engine.redact import Redactor
@@ -71,7 +72,8 @@ def run_event(ctx: CommandContext, stack: Stack, event: str, names: list[str], *
     if event != "shutdown":  # (shutdown runs bound their commands by shutdown_timeout: plain connections)
         early = EarlyConnections(online_targets(stack, states, names), parallel)
     try:
-        plan = plan_run(stack, registry, event, names, command_json or {}, recipes or [], states)
+        plan = plan_run(stack, registry, event, names, command_json or {}, recipes or [], states,
+                        setup_deploys=setup_deploys)
     except BaseException:
         if early is not None:
             early.close()
