@@ -59,11 +59,6 @@ def meta(hosts, name: str, release: str) -> dict:
     return json.loads(sh(hosts, name, f"cat /srv/{APP}/releases/{release}/.release.json"))
 
 
-def served(hosts, name: str) -> str:
-    text = sh(hosts, name, "curl -fsS localhost:8080/ || true")
-    return text.rsplit("release ", 1)[-1] if "release " in text else text
-
-
 def set_up(hosts, name: str) -> bool:
     marker = f"/var/lib/runner/setup-{hosts.stack.name}.json"
     return sh(hosts, name, f"test -s {marker} && echo yes || echo no") == "yes"
@@ -91,20 +86,20 @@ def test_a_new_instance_joins_at_the_release_the_others_run(docker_hosts, tmp_pa
                                                                        f"{config['apps'][APP]['source']['path']})"]
         assert sh(hosts, name, f"test -d /srv/{APP}/releases/{first} && echo yes") == "yes"
         assert meta(hosts, name, first)["status"] == "deployed"
-        assert served(hosts, name) == first
+        assert served_release(hosts, name) == first
         assert [(e["command"], e["release"], e["result"]) for e in log_lines(hosts, name)] == [("setup", first, "ok")]
 
     code, report, err = runner_json(stack_file, "deploy", APP)
     assert code == 0, err
     release = report["release"]
-    assert release > first and served(hosts, "app1") == served(hosts, "app2") == release
+    assert release > first and served_release(hosts, "app1") == served_release(hosts, "app2") == release
 
     # the reproduction: a third instance, started (which converges); its deploy recipe assumes current exists
     add_instance(stack_file, "app3")
     proc = runner(stack_file, "instances", "start", "--instance", "app3")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "from the local source (same checksum)" in proc.stderr
-    assert current(hosts, "app3") == release and served(hosts, "app3") == release
+    assert current(hosts, "app3") == release and served_release(hosts, "app3") == release
     assert meta(hosts, "app3", release) == meta(hosts, "app1", release), "the same .release.json as the others"
     assert meta(hosts, "app3", release)["revision"] == meta(hosts, "app1", release)["revision"]
     assert sh(hosts, "app3", f"ls /srv/{APP}/releases") == release, "the fleet's release only"
@@ -151,9 +146,10 @@ def test_changed_source_the_new_instance_gets_the_old_content_from_a_peer(docker
     proc = runner(stack_file, "converge")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert f"copying release {release} of {APP} from app1" in proc.stderr
-    assert current(hosts, "app3") == release and served(hosts, "app3") == release
+    assert current(hosts, "app3") == release and served_release(hosts, "app3") == release
     assert sh(hosts, "app3", f"cat /srv/{APP}/current/VERSION") == "v1", "the fleet's content, not the source's"
-    assert sh(hosts, "app3", f"cat /srv/{APP}/current/server.py") == sh(hosts, "app1", f"cat /srv/{APP}/current/server.py")
+    server = f"cat /srv/{APP}/current/server.py"
+    assert sh(hosts, "app3", server) == sh(hosts, "app1", server)
     assert meta(hosts, "app3", release) == meta(hosts, "app1", release)
     # the links into shared/ are the new host's own, made by its stage step
     assert sh(hosts, "app3", f"readlink /srv/{APP}/current/log") == f"/srv/{APP}/shared/log"
@@ -173,7 +169,7 @@ def test_a_failing_deploy_in_setup_fails_that_host_only_and_writes_no_marker(doc
     good, bad = by_host(report)["app1"], by_host(report)["app2"]
     assert good["ok"] and set_up(hosts, "app1")
     release = current(hosts, "app1")
-    assert release and served(hosts, "app1") == release
+    assert release and served_release(hosts, "app1") == release
     assert not bad["ok"] and bad["cause"] == "setup-deploy"
     assert bad["error"].startswith(f"setup's deploy of app {APP} failed at step health_check: ")
     assert not set_up(hosts, "app2"), "a failed setup deploy writes no marker: the next converge sets it up again"
@@ -190,6 +186,6 @@ def test_a_failing_deploy_in_setup_fails_that_host_only_and_writes_no_marker(doc
     assert code == 0, json.dumps(report, indent=1) + err
     assert by_host(report)["app2"]["ran_setup"] and not by_host(report)["app1"]["ran_setup"]
     assert by_host(report)["app1"]["remote_commands"] == 1
-    assert set_up(hosts, "app2") and current(hosts, "app2") == release and served(hosts, "app2") == release
+    assert set_up(hosts, "app2") and current(hosts, "app2") == release and served_release(hosts, "app2") == release
     assert meta(hosts, "app2", release) == meta(hosts, "app1", release)
     assert [e["result"] for e in log_lines(hosts, "app2")] == ["failed", "failed", "ok"]

@@ -199,7 +199,8 @@ def test_failing_after_setup_writes_no_marker(tmp_path: Path) -> None:
         raise HostError("local", "deploy of app x failed at step stage", "setup-deploy")
 
     outcome = HostRunner(_setup_job(tmp_path, after), LocalConnection(), HostOptions()).run()
-    assert outcome.failed and outcome.error == "deploy of app x failed at step stage" and outcome.cause == "setup-deploy"
+    assert outcome.failed and outcome.cause == "setup-deploy"
+    assert outcome.error == "deploy of app x failed at step stage"
     assert [r.status for r in outcome.resources] == ["changed", "not-run", "not-run"]
     assert (tmp_path / "pkg").exists() and not (tmp_path / "setup-done").exists() and not (tmp_path / "conf").exists()
 

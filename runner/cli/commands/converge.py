@@ -121,7 +121,7 @@ class ConvergeCommand(RunCommand):
 
 class SetupCommand(RunCommand):
     name = "setup"
-    help = "run the setup event: layer packages, setup recipes, then deploy recipes"
+    help = "run the setup event: layer packages, setup recipes, then a deploy of each app at the fleet's release"
     event = "setup"
 
 
