@@ -1,7 +1,11 @@
 """What each instance runs for a command: OpsWorks' lifecycle events as host jobs.
 
-* setup: the layers' packages, the layers' setup recipes, then their deploy
-  recipes; the app databags; and a marker on the host remembering the setup.
+* setup: the layers' packages, the layers' setup recipes, the app databags;
+  then, as in OpsWorks, a deploy of each app of the instance's layers (with
+  the layers' deploy recipes), at the release the app's other instances run
+  (see runner/deploy/join.py; an instance whose layers carry no app runs its
+  deploy recipes in setup instead); and a marker on the host remembering the
+  setup, written only once all of it succeeded.
 * configure: the layers' configure recipes (they see the current topology in
   ``instances``), and the app databags rewritten.
 * converge: configure everywhere, with setup first on hosts that lack the marker.
@@ -16,15 +20,15 @@ import dataclasses
 import datetime as _dt
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from runner.cookbooks import CookbookSet
-from runner.engine.host import HostJob
+from runner.engine.host import AfterSetup, HostJob
 from runner.engine.outcome import HostOutcome
 from runner.errors import UserError
-from runner.model.lifecycle import CONFIGURE, CONVERGE, EXECUTE_RECIPES, RECIPE_COMMANDS, SETUP, SHUTDOWN
+from runner.model.lifecycle import CONFIGURE, CONVERGE, DEPLOY, EXECUTE_RECIPES, RECIPE_COMMANDS, SETUP, SHUTDOWN
 from runner.model.stack import Instance, Stack
 from runner.plugin.registry import Registry
 from runner.providers.api import InstanceState
@@ -42,6 +46,13 @@ from runner.ssh.target import SshTarget, resolve_target
 
 MARKER_DIR = "/var/lib/runner"
 INTERNAL = "runner (lifecycle)"
+
+
+#: What deploys the apps at the end of an instance's setup: called once per run with the stack, the
+#: compiler, every instance's state and the selected names; returns, per instance whose setup deploys,
+#: what runs before its setup marker (runner.deploy.join.setup_deploys; given by the caller, as the
+#: deploy layer sits above this one).
+SetupDeploys = Callable[[Stack, "EventCompiler", Sequence[InstanceState], Sequence[str]], Mapping[str, AfterSetup]]
 
 
 def setup_marker(stack: Stack) -> str:
@@ -98,6 +109,10 @@ class EventCompiler:
         resource.source_location = INTERNAL
         return resource
 
+    def apps_of(self, inst: Instance) -> list[str]:
+        """The apps on the instance's layers, in stack order: what its setup deploys."""
+        return [app.name for app in self.stack.apps.values() if set(app.layers) & set(inst.layers)]
+
     def databags(self, inst: Instance, ctx: RunContext) -> list[Resource]:
         directory, file = self._type("directory"), self._type("file")
         out: list[Resource] = []
@@ -113,18 +128,27 @@ class EventCompiler:
         return out
 
     def setup(self, inst: Instance) -> list[Resource]:
-        ctx = self.context(inst, "setup", DeploymentView("setup"))
+        """Every resource of the setup event: :meth:`setup_resources`, then :meth:`setup_finish`."""
+        return self.setup_resources(inst) + self.setup_finish(inst)
+
+    def setup_resources(self, inst: Instance) -> list[Resource]:
+        """Packages, setup recipes, databags; the deploy recipes too when no app is on the instance's
+        layers (otherwise they run in each app's deploy that ends the setup)."""
+        ctx = self.context(inst, SETUP, DeploymentView(SETUP))
         out: list[Resource] = []
         packages = [p for layer in inst.layers for p in self.stack.layers[layer].packages]
         if packages:
             out.append(self._internal(self._type("package")(" ".join(packages), package_name=list(packages))))
-        out += compile_run_list(ctx, self.recipes(inst, "setup") + self.recipes(inst, "deploy"))
+        deploy = [] if self.apps_of(inst) else self.recipes(inst, DEPLOY)
+        out += compile_run_list(ctx, self.recipes(inst, SETUP) + deploy)
         out += self.databags(inst, ctx)
-        marker = json.dumps({"stack": self.stack.name, "instance": inst.name}, sort_keys=True) + "\n"
-        out.append(self._internal(self._type("directory")(MARKER_DIR, mode="0755")))
-        out.append(self._internal(self._type("file")(setup_marker(self.stack), content=marker.encode(),
-                                                      mode="0644")))
         return out
+
+    def setup_finish(self, inst: Instance) -> list[Resource]:
+        """The marker remembering the setup: written last, once everything before it succeeded."""
+        marker = json.dumps({"stack": self.stack.name, "instance": inst.name}, sort_keys=True) + "\n"
+        return [self._internal(self._type("directory")(MARKER_DIR, mode="0755")),
+                self._internal(self._type("file")(setup_marker(self.stack), content=marker.encode(), mode="0644"))]
 
     def configure(self, inst: Instance) -> list[Resource]:
         ctx = self.context(inst, CONFIGURE, DeploymentView(CONFIGURE))
@@ -134,7 +158,7 @@ class EventCompiler:
         """The ``event`` (deploy or undeploy) recipes of the instance's layers, for an app's deployment."""
         ctx = self.context(inst, event, deployment)
         resources = compile_run_list(ctx, self.recipes(inst, event))
-        if event == "deploy":
+        if event == DEPLOY:
             resources += self.databags(inst, ctx)
         return resources
 
@@ -152,10 +176,12 @@ class EventCompiler:
 
 def plan_run(stack: Stack, registry: Registry, command: str, names: Sequence[str],
              command_json: dict[str, Any] | None = None, recipes: Sequence[str] = (),
-             states: Sequence[InstanceState] | None = None) -> RunPlan:
+             states: Sequence[InstanceState] | None = None, setup_deploys: SetupDeploys | None = None) -> RunPlan:
     """Compile every selected instance's resources for ``command``; touches no host.
 
-    Raises UserError (exit 2) for any recipe or template error, before any host is touched.
+    ``setup_deploys`` (converge and setup): what deploys the apps at the end
+    of a setup; without it, setup deploys nothing. Raises UserError (exit 2)
+    for any recipe or template error, before any host is touched.
     """
     if command not in RECIPE_COMMANDS:
         raise ValueError(f"unknown command {command!r}")
@@ -166,16 +192,20 @@ def plan_run(stack: Stack, registry: Registry, command: str, names: Sequence[str
         states = registry.provider(stack.provider)(stack).status(list(stack.instances))
     builder = EventCompiler(stack, registry, cookbooks, instance_views(stack, states), command_json or {})
     plan = RunPlan(secrets=secret_values(stack), order=list(names))
+    deploys: Mapping[str, AfterSetup] = {}
+    if setup_deploys is not None and command in (CONVERGE, SETUP):
+        deploys = setup_deploys(stack, builder, states, names)
     by_name = {s.name: s for s in states}
     for name in names:
         inst, state = stack.instances[name], by_name[name]
         if not state.online:
             plan.offline.append(HostOutcome(name, error=f"instance is {state.status}", cause="offline"))
             continue
-        if command == CONVERGE:
-            job = HostJob(name, builder.configure(inst), builder.setup(inst), setup_marker(stack))
-        elif command == SETUP:
-            job = HostJob(name, builder.setup(inst))
+        if command in (CONVERGE, SETUP):
+            converge = command == CONVERGE
+            job = HostJob(name, builder.configure(inst) if converge else [], builder.setup_resources(inst),
+                          setup_marker(stack) if converge else None,
+                          setup_finish=builder.setup_finish(inst), after_setup=deploys.get(name))
         elif command == CONFIGURE:
             job = HostJob(name, builder.configure(inst))
         elif command == SHUTDOWN:
@@ -185,7 +215,7 @@ def plan_run(stack: Stack, registry: Registry, command: str, names: Sequence[str
             job = HostJob(name, resources)
         else:
             job = HostJob(name, builder.execute_recipes(inst, recipes))
-        mark_sensitive(job.resources + (job.setup_resources or []), plan.secrets)
+        mark_sensitive(job.resources + (job.setup_resources or []) + job.setup_finish, plan.secrets)
         plan.jobs.append(job)
         plan.targets[name] = resolve_target(stack, state.host)
         if command == SHUTDOWN:  # bounded by the layers' shutdown_timeout, as in OpsWorks

@@ -8,6 +8,7 @@ from typing import Any
 
 from runner.api.base import SessionBase
 from runner.api.reports import LifecycleReport
+from runner.deploy.join import setup_deploys
 from runner.engine.host import HostOptions
 from runner.engine.outcome import CHANGED, FAILED, OK, SKIPPED, HostOutcome
 from runner.engine.redact import Redactor
@@ -53,7 +54,8 @@ def run_recipes(session: SessionBase, command: str, names: list[str], *,
     if command != SHUTDOWN:
         group.connect_in_background(names)
     try:
-        plan = plan_run(stack, registry, command, names, dict(custom_json or {}), recipes, states)
+        plan = plan_run(stack, registry, command, names, dict(custom_json or {}), recipes, states,
+                        setup_deploys=setup_deploys)
     except BaseException:
         group.close()
         raise

@@ -185,6 +185,23 @@ def hook_script(app: str, release: str, hook: str, metas: dict[str, dict[str, An
     return "\n".join(_head(app, release) + _write_metas(metas or {}) + _hook(hook)) + "\n"
 
 
+def remove_releases_script(app: str, remove: Sequence[str]) -> str:
+    """Delete releases (a joining host's leftover of an earlier attempt, before it is staged again)."""
+    return "\n".join(_head(app) + [_step("remove")] + [f'rm -rf "$A/releases/"{q(rid)}' for rid in remove]) + "\n"
+
+
+def release_tar_script(app: str, release: str) -> str:
+    """Print a tar.gz of a release's contents, for another host's stage step: without its .release.json
+    and the links into shared/ that stage makes anew. Run through the wire wrapper ($1: its temp dir)."""
+    return "\n".join(_head(app, release) + [
+        '[ -d "$R" ] || { echo "release directory $R is missing" >&2; exit 1; }',
+        'cd "$R"',
+        "{ printf '%s\\n' ./.release.json ./log ./tmp/pids ./public/system",
+        '  find ./config -maxdepth 1 -type l -lname "$A/shared/config/*" 2>/dev/null || true; } > "$1/exclude"',
+        'tar -czf - -X "$1/exclude" .',
+    ]) + "\n"
+
+
 def finish_script(app: str, remove: Sequence[str], log_entry: dict[str, Any]) -> str:
     """Delete old releases and append one line to deployments.log."""
     lines = _head(app) + [_step("keep_releases")]

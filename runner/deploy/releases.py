@@ -11,7 +11,8 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -116,3 +117,33 @@ def releases_to_remove(host: HostReleases, keep: int, protect: Sequence[str] = (
             kept.add(release.id)
             room -= 1
     return [r.id for r in host.releases if r.id not in kept]
+
+
+@dataclass(frozen=True)
+class FleetRelease:
+    """The release an app's instances run: what a joining instance gets."""
+
+    release: Release  # its meta as the first host running it has it
+    hosts: tuple[str, ...]  # the hosts whose current is it, in the order given
+
+
+def fleet_release(hosts: Mapping[str, HostReleases]) -> FleetRelease | None:
+    """The release most of ``hosts`` run (where their ``current`` points); a tie goes to the newest.
+
+    A host counts only when its current is a release of ours that it has (a
+    dangling link or someone's own directory runs nothing we know). None when
+    no host runs a release: the app was never deployed there.
+    """
+    running: dict[str, list[str]] = {}
+    metas: dict[str, Release] = {}
+    for host, releases in hosts.items():
+        current = releases.get(releases.current) if releases.current else None
+        if current is None:
+            continue
+        running.setdefault(current.id, []).append(host)
+        metas.setdefault(current.id, current)
+    if not running:
+        return None
+    counts = Counter({rid: len(names) for rid, names in running.items()})
+    chosen = max(counts, key=lambda rid: (counts[rid], rid))
+    return FleetRelease(metas[chosen], tuple(running[chosen]))

@@ -180,9 +180,7 @@ class Rollout(strategy_api.Rollout):
     def _deploy_host(self, host: str) -> None:
         assert self.release is not None and self.source is not None
         state, steps, rid, source = self.states[host], self.steps[host], self.release, self.source
-        state.meta = {"id": rid, "app": self.app.name, "status": STAGED, "source": source.description,
-                      "revision": source.revision, "checksum": source.checksum, "deployment": self.deployment_id,
-                      "time": self.started_at.isoformat(timespec="seconds"), "who": self.who}
+        state.meta = self.release_meta()
         self.log_line(host, f"staging release {rid}")
         state.release = rid
         try:
@@ -198,6 +196,13 @@ class Rollout(strategy_api.Rollout):
         self.log_line(host, f"switching current to {rid}")
         self._move(host, rid, {rid: self._meta(host, STAGED)}, {rid: self._meta(host, DEPLOYED)})
         state.meta["status"] = DEPLOYED
+
+    def release_meta(self) -> dict[str, Any]:
+        """The new release's .release.json as staged (stage adds what the host fetched)."""
+        source = self.source
+        return {"id": self.release, "app": self.app.name, "status": STAGED, "source": source.description,
+                "revision": source.revision, "checksum": source.checksum, "deployment": self.deployment_id,
+                "time": self.started_at.isoformat(timespec="seconds"), "who": self.who}
 
     def _rollback_host(self, host: str) -> None:
         state = self.states[host]

@@ -36,15 +36,21 @@ from runner.ssh.connection import Connection
 class HostJob:
     """What to do on one host.
 
-    ``resources`` always run. When ``setup_resources`` is given, the probe also
-    reads ``setup_marker`` on the host; if it is missing, the host was never set
-    up and ``setup_resources`` run first (OpsWorks' setup before configure).
+    ``resources`` always run. When ``setup_resources`` is given, the host is set
+    up first: always when ``setup_marker`` is None, else only when the probe
+    (the same one command) finds ``setup_marker`` missing on the host (OpsWorks'
+    setup before configure). Setup is ``setup_resources``, then ``after_setup``
+    (called with the open connection, e.g. to deploy the apps), then
+    ``setup_finish`` (the marker). When ``after_setup`` fails, ``setup_finish``
+    and ``resources`` are not applied, so the next run sets the host up again.
     """
 
     name: str
     resources: list[Resource]
     setup_resources: list[Resource] | None = None
     setup_marker: str | None = None
+    setup_finish: list[Resource] = field(default_factory=list)
+    after_setup: AfterSetup | None = None
 
 
 @dataclass
@@ -54,6 +60,11 @@ class HostOptions:
     log: Callable[[str, str], None] = lambda host, line: None  # live lines and -v output
     on_changed: Callable[[str, str, str], None] = lambda host, key, summary: None
     redact: Redactor = field(default_factory=Redactor)
+
+
+#: What runs between a host's setup resources and its setup marker: it may append to the host's outcome and
+#: raises HostError when it fails. It is never called in a plan.
+AfterSetup = Callable[[Connection, HostOptions, HostOutcome], None]
 
 
 class _BrokenResource(Exception):
@@ -126,15 +137,23 @@ class HostRunner:
         self.outcome.seconds = time.monotonic() - started
         return self.outcome
 
+    def _probe(self, resources: list[Resource]):
+        token = new_token()
+        return self._parse(self._send_probe(build_probe_script(resources, token).encode()), token, resources)
+
     def _run(self) -> None:
         job = self.job
         resources = list(job.resources)
-        if job.setup_resources is None or not job.setup_marker:
+        setup = [*(job.setup_resources or []), *job.setup_finish]
+        if job.setup_resources is None:
             self.opts.log(job.name, f"probing {len(resources)} resources")
-            token = new_token()
-            probe = self._parse(self._send_probe(build_probe_script(resources, token).encode()), token, resources)
+            probe = self._probe(resources)
+        elif not job.setup_marker:
+            self.outcome.ran_setup = True
+            resources = setup + resources
+            self.opts.log(job.name, f"probing {len(resources)} resources (setup first)")
+            probe = self._probe(resources)
         else:
-            setup = list(job.setup_resources)
             self.opts.log(job.name, f"probing {len(resources)} resources (and {len(setup)} of setup, if never set up)")
             configured, fresh = new_token(), new_token()
             script = build_setup_probe(resources, setup, job.setup_marker, configured, fresh)
@@ -147,7 +166,36 @@ class HostRunner:
             else:
                 probe = self._parse(result, configured, resources)
         diffs = self._diff(resources, probe)
-        self._apply(resources, probe, diffs)
+        if not (self.outcome.ran_setup and job.after_setup is not None and not self.opts.plan):
+            self._apply(resources, probe, diffs)
+            return
+        # setup resources, then after_setup, then the marker and the rest, probed again (after_setup changed
+        # the host, and the marker must not be written if it failed)
+        count = len(job.setup_resources or [])
+        head, rest = resources[:count], resources[count:]
+        self._apply(head, probe, diffs[:count])
+        if self.outcome.failed:
+            self._not_run(rest)
+            return
+        before = self.conn.commands_run
+        try:
+            job.after_setup(self.conn, self.opts, self.outcome)
+        except HostError:
+            self._not_run(rest)
+            raise
+        finally:
+            self.outcome.remote_commands += self.conn.commands_run - before
+        if self.outcome.failed:
+            self._not_run(rest)
+            return
+        self.opts.log(job.name, f"probing {len(rest)} resources (the setup marker and the rest)")
+        probe = self._probe(rest)
+        self._apply(rest, probe, self._diff(rest, probe))
+
+    def _not_run(self, resources: list[Resource]) -> None:
+        for resource in resources:
+            self.outcome.resources.append(ResourceOutcome(self._key(resource), NOT_RUN,
+                                                          location=resource.source_location))
 
     def _apply(self, resources: list[Resource], probe, diffs) -> None:
         # which resources take part: changed ones whose guards allow them now, and, once

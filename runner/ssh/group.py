@@ -99,6 +99,11 @@ class HostGroup:
         self.connections[name] = conn
         return conn
 
+    def adopt(self, conn: Connection) -> None:
+        """Take in a connection opened elsewhere (the group closes it with the others)."""
+        self.targets.setdefault(conn.target.name, conn.target)
+        self.connections[conn.target.name] = conn
+
     def release(self, name: str) -> None:
         """Close one host's connection (a finished job does not keep it open while others run)."""
         conn = self.connections.pop(name, None)

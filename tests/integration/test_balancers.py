@@ -83,7 +83,8 @@ def lb_stack(docker_hosts_module, tmp_path_factory):
                    "lb": {"recipes": {"setup": ["haproxy"], "configure": ["haproxy::configure"]}}},
         "instances": {"web-a": {"layers": ["app"]}, "web-b": {"layers": ["app"]},
                       "lb1": {"layers": ["lb"], "ports": [80]}},
-        "apps": {"hello": {"layers": ["app"], "source": {"type": "git", "url": "https://example.invalid/h.git"}}},
+        # a real source: setup ends with a deploy of the app (its hosts' own server is the web recipe's)
+        "apps": {"hello": {"layers": ["app"], "source": {"type": "directory", "path": str(ROOT / "apps" / "hello")}}},
     }
     hosts = docker_hosts_module(names=[*APP_SERVERS, "lb1"], layers=("app", "lb"), config=config)
     converge(hosts.stack.path)

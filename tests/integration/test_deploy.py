@@ -36,7 +36,9 @@ from deploy_support import (
 def two_hosts(docker_hosts_module, tmp_path_factory):
     app = app_copy(tmp_path_factory.mktemp("app"))
     hosts = docker_hosts_module(2, config=app_stack(app))
-    converged(hosts)
+    converged(hosts)  # setup ends with a deploy: both hosts run one new release from the source
+    hosts.setup_release = current(hosts, hosts.names[0]).removeprefix("releases/")
+    assert hosts.setup_release and all(current(hosts, n) == f"releases/{hosts.setup_release}" for n in hosts.names)
     hosts.app = app
     return hosts
 
@@ -67,7 +69,8 @@ def test_deploy_keep_releases_rollback_and_history(two_hosts) -> None:
         assert sh(hosts, name, "ls /srv/hello/databags") .split() == [
             "aws_opsworks_app.json", "aws_opsworks_instance.json", "aws_opsworks_layer.json",
             "aws_opsworks_stack.json"]
-        assert len(sh(hosts, name, "cat /srv/hello/deployments.log").splitlines()) == 7
+        log = [json.loads(line) for line in sh(hosts, name, "cat /srv/hello/deployments.log").splitlines()]
+        assert [e["command"] for e in log] == ["setup"] + ["deploy"] * 7, "setup's deploy, then seven deploys"
 
     for back in range(1, 5):  # four rollbacks, one release each
         code, report, err = runner_json(hosts.stack.path, "rollback", "hello")
@@ -88,8 +91,8 @@ def test_deploy_keep_releases_rollback_and_history(two_hosts) -> None:
     assert proc.returncode == 0, proc.stderr
     rows = json.loads(proc.stdout)["deployments"]
     # the refused fifth rollback changed nothing on any host, so no host logged it
-    assert [r["command"] for r in rows] == ["deploy"] * 7 + ["rollback"] * 4
-    assert [r["release"] for r in rows] == releases + releases[-2:-6:-1]
+    assert [r["command"] for r in rows] == ["setup"] + ["deploy"] * 7 + ["rollback"] * 4
+    assert [r["release"] for r in rows] == [hosts.setup_release] + releases + releases[-2:-6:-1]
     assert all(r["hosts"] == sorted(hosts.names) and r["result"] == "ok" for r in rows)
     text = runner(hosts.stack.path, "history", "hello").stdout
     assert "TIME" in text and releases[-1] in text and "rollback" in text
@@ -242,7 +245,7 @@ def test_undeploy_removes_the_app_and_keeps_its_history(docker_hosts, tmp_path) 
     assert sh(hosts, name, "test -e /etc/systemd/system/hello.service && echo left || echo gone") == "gone"
     assert sh(hosts, name, "curl -s localhost:8080/ >/dev/null && echo up || echo down") == "down"
     rows = json.loads(runner(hosts.stack.path, "history", "hello", "--format", "json").stdout)["deployments"]
-    assert [r["command"] for r in rows] == ["deploy", "undeploy"]
+    assert [r["command"] for r in rows] == ["setup", "deploy", "undeploy"]
 
 
 def test_bad_input_is_exit_2_and_touches_nothing(two_hosts) -> None:
@@ -299,7 +302,12 @@ def test_status_shows_setup_and_each_apps_release(two_hosts) -> None:
 def test_a_failed_first_deploy_leaves_the_app_not_running(docker_hosts, tmp_path) -> None:
     app = app_copy(tmp_path)
     hosts = docker_hosts(1, config=app_stack(app, health_check={"command": "false", "retries": 0}))
+    # set up while the stack has no app yet (setup would deploy it), then the app's first deploy
+    document = json.loads(hosts.stack.path.read_text())
+    apps = document.pop("apps")
+    hosts.stack.path.write_text(json.dumps(document))
     converged(hosts)
+    hosts.stack.path.write_text(json.dumps({**document, "apps": apps}))
     code, report, err = runner_json(hosts.stack.path, "deploy", "hello")
     assert code == 1
     name = hosts.names[0]

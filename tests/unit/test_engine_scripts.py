@@ -153,6 +153,64 @@ def test_setup_runs_only_when_the_marker_is_missing(tmp_path: Path) -> None:
     assert not outcome.ran_setup and conn.commands_run == 1
 
 
+def _setup_job(tmp_path: Path, after) -> HostJob:
+    marker = tmp_path / "setup-done"
+    return HostJob("local", [Blob(str(tmp_path / "conf"), content=b"c")], [Blob(str(tmp_path / "pkg"), content=b"p")],
+                   str(marker), setup_finish=[Blob(str(marker), content=b"{}")], after_setup=after)
+
+
+def test_after_setup_runs_between_setup_and_marker(tmp_path: Path) -> None:
+    seen = []
+
+    def after(conn, options, outcome) -> None:  # what setup left on the host when it is called
+        seen.append(((tmp_path / "pkg").exists(), (tmp_path / "setup-done").exists(), (tmp_path / "conf").exists()))
+        conn.run("true")
+
+    job = _setup_job(tmp_path, after)
+    conn = LocalConnection()
+    outcome = HostRunner(job, conn, HostOptions()).run()
+    assert seen == [(True, False, False)]
+    # probe, setup's apply, after_setup's one command, probe of marker and configure, their apply
+    assert outcome.ran_setup and not outcome.failed and conn.commands_run == outcome.remote_commands == 5
+    assert [r.status for r in outcome.resources] == ["changed", "changed", "changed"]
+    conn = LocalConnection()
+    outcome = HostRunner(job, conn, HostOptions()).run()
+    assert seen == [(True, False, False)] and not outcome.ran_setup and conn.commands_run == 1
+
+
+def test_failing_after_setup_writes_no_marker(tmp_path: Path) -> None:
+    from runner.errors import HostError
+
+    def after(conn, options, outcome) -> None:
+        raise HostError("local", "deploy of app x failed at step stage", "setup-deploy")
+
+    outcome = HostRunner(_setup_job(tmp_path, after), LocalConnection(), HostOptions()).run()
+    assert outcome.failed and outcome.cause == "setup-deploy"
+    assert outcome.error == "deploy of app x failed at step stage"
+    assert [r.status for r in outcome.resources] == ["changed", "not-run", "not-run"]
+    assert (tmp_path / "pkg").exists() and not (tmp_path / "setup-done").exists() and not (tmp_path / "conf").exists()
+
+
+def test_plan_never_calls_after_setup(tmp_path: Path) -> None:
+    def after(conn, options, outcome) -> None:
+        raise AssertionError("a plan deployed something")
+
+    conn = LocalConnection()
+    outcome = HostRunner(_setup_job(tmp_path, after), conn, HostOptions(plan=True)).run()
+    assert outcome.ran_setup and conn.commands_run == 1 and not (tmp_path / "pkg").exists()
+    assert [r.status for r in outcome.resources] == ["would-change"] * 3
+
+
+def test_setup_without_a_marker_always_runs(tmp_path: Path) -> None:
+    calls = []
+    job = HostJob("local", [], [Blob(str(tmp_path / "pkg"), content=b"p")],
+                  after_setup=lambda conn, options, outcome: calls.append(1))
+    for _ in range(2):
+        outcome = HostRunner(job, LocalConnection(), HostOptions()).run()
+        assert outcome.ran_setup and not outcome.failed
+    assert calls == [1, 1]
+
+
 def test_apply_script_payloads_are_byte_exact(tmp_path: Path) -> None:
     data = bytes(range(256)) * 1000
     resources = [Blob(str(tmp_path / "bin"), content=data), Blob(str(tmp_path / "txt"), content=b"after")]

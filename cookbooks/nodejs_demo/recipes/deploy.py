@@ -1,8 +1,8 @@
 """Configure and (re)start the app being deployed; the runner has already unpacked the release.
 
-Outside a deploy command (setup runs deploy recipes too, before any release
-exists) every app of this instance's layers is configured, and nothing is
-started until /srv/<app>/current holds a release.
+It runs in `runner deploy` and in the deploy that ends an instance's setup.
+Outside a deploy (execute-recipes) every app of this instance's layers is
+configured, and nothing is started until /srv/<app>/current holds a release.
 """
 
 settings = node["nodejs_demo"]
