@@ -76,13 +76,14 @@ class SessionBase:
         self.registry.notify("runner_run_start", run=info)
         return info
 
-    def finished(self, info: RunInfo, report: Report, seconds: float, host_lines: Mapping[str, str] = {}) -> None:
+    def finished(self, info: RunInfo, report: Report, seconds: float,
+                 host_lines: Mapping[str, str] | None = None) -> None:
         """A run ended: a HostFinished per host, the failure hooks, ``runner_run_finish``, RunFinished."""
         failures = report.failures()
         results = report.host_results()
         for result in results:
             ok = result.host not in failures
-            self.emit(HostFinished(result.host, ok, host_lines.get(result.host)
+            self.emit(HostFinished(result.host, ok, (host_lines or {}).get(result.host)
                                    or ("done" if ok else f"FAILED: {failures[result.host]}")))
             if not ok:
                 self.registry.notify("runner_host_failed", host=result.host, error=failures[result.host],
