@@ -234,10 +234,15 @@ def undeploy(session: SessionBase, app_name: str, *, instances: Sequence[str] | 
 
 
 def merge_history(lines_by_host: Mapping[str, str]) -> list[dict[str, Any]]:
-    """One row per deployment (same deployment id): time, command, release, revision, hosts, result."""
+    """One row per deployment (same deployment id): time, command, release, revision, hosts, result.
+
+    Rows are in time order; runs within the same second keep the order of the
+    hosts' logs (appended as the runs ended), not the order of their ids.
+    """
     runs: dict[str, dict[str, Any]] = {}
+    position: dict[str, int] = {}  # key -> the latest line index at which a host logged it
     for host, text in lines_by_host.items():
-        for line in text.splitlines():
+        for index, line in enumerate(text.splitlines()):
             try:
                 entry = json.loads(line)
             except json.JSONDecodeError:
@@ -245,6 +250,7 @@ def merge_history(lines_by_host: Mapping[str, str]) -> list[dict[str, Any]]:
             if not isinstance(entry, dict):
                 continue
             key = str(entry.get("deployment") or f"{entry.get('time')}:{entry.get('command')}")
+            position[key] = max(position.get(key, index), index)
             run = runs.setdefault(key, {"time": entry.get("time") or "", "command": entry.get("command") or "?",
                                         "release": entry.get("release"), "revision": entry.get("revision"),
                                         "hosts": [], "failed": [], "deployment": key})
@@ -255,7 +261,7 @@ def merge_history(lines_by_host: Mapping[str, str]) -> list[dict[str, Any]]:
             run["hosts"].append(who)
             if entry.get("result") != "ok":
                 run["failed"].append(who)
-    rows = sorted(runs.values(), key=lambda r: (r["time"] or "", r["deployment"]))
+    rows = sorted(runs.values(), key=lambda r: (r["time"] or "", position[r["deployment"]], r["deployment"]))
     for row in rows:
         row["hosts"] = sorted(set(row["hosts"]))
         row["failed"] = sorted(set(row["failed"]))

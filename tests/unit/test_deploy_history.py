@@ -33,3 +33,12 @@ def test_rows_group_by_deployment_and_say_where_it_failed():
 
 def test_no_history():
     assert merge_history({"app1": "", "app2": ""}) == []
+
+
+def test_runs_within_one_second_keep_the_order_of_the_log():
+    same = "2026-01-01T00:00:05+00:00"
+    log = "\n".join([
+        line(deployment="zzz", time=same, command="deploy", release="r1", host="app1", result="ok"),
+        line(deployment="aaa", time=same, command="undeploy", host="app1", result="ok"),
+    ])
+    assert [r["command"] for r in merge_history({"app1": log})] == ["deploy", "undeploy"]
