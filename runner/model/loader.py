@@ -96,7 +96,7 @@ class _Builder:
         drafts = [read_instance(c, name, value, list(layers)) for name, (c, value) in entries["instances"].items()]
         apps = (build_app(c, name, value, list(layers)) for name, (c, value) in entries["apps"].items())
         return Stack(
-            name=check.get(raw, ("stack", "name"), check.string, ""),
+            name=check.get(raw, ("stack", "name"), self._name, ""),
             path=self.path.expanduser().absolute(),
             provider=provider,
             provider_options=check.get(raw, ("stack", "provider_options"), check.free_mapping, {}),
@@ -131,6 +131,10 @@ class _Builder:
         return deep_merge(result, own)
 
     # -- stack settings -------------------------------------------------------
+    def _name(self, path: KeyPath, value: Any) -> str:
+        """The stack's name: it becomes part of paths and container names on hosts, so a plain name."""
+        return self.check.name(path, self.check.string(path, value), "stack")
+
     def _theme(self, path: KeyPath, value: Any) -> str:
         return self.check.choice(path, value, THEMES, "hostname theme")
 
