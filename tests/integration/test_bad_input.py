@@ -67,3 +67,25 @@ def test_plan_after_a_secret_changed_shows_neither_value(docker_hosts, tmp_path)
     assert {"file[/opt/plain.conf]", "template[/opt/web.env]"} <= set(pending), outputs[0].stdout
     assert all("diff" not in r for r in pending.values()), outputs[2].stdout
     assert OLD_SECRET in hosts.exec(name, "cat", "/opt/plain.conf").stdout  # plan changed nothing
+
+
+def test_plan_hides_an_old_secret_when_the_new_content_holds_none(docker_hosts, tmp_path) -> None:
+    """The value is no longer a secret (too short to look for, or not secure): the old one is still on the host."""
+    hosts = docker_hosts(1, config=_secret_stack(tmp_path, OLD_SECRET))
+    name = hosts.names[0]
+    assert converge_json(hosts.stack.path)[0] == 0
+    document = json.loads(hosts.stack.path.read_text())
+    document["apps"]["web"]["environment"]["DB_PASSWORD"] = "abc"
+    hosts.stack.path.write_text(json.dumps(document))
+    plan = runner(hosts.stack.path, "plan")
+    assert plan.returncode == 0, plan.stderr
+    assert OLD_SECRET not in plan.stdout + plan.stderr, plan.stdout
+    assert "file[/opt/plain.conf]: content changed (was sensitive)" in plan.stdout
+    assert "template[/opt/web.env]: content changed (was sensitive)" in plan.stdout
+    code, _report, err = converge_json(hosts.stack.path)
+    assert code == 0, err
+    assert hosts.exec(name, "cat", "/opt/plain.conf").stdout == "user=web\npassword=abc\nport=1\n"
+    document["apps"]["web"]["environment"]["DB_PASSWORD"] = "abcd-not-secret"
+    hosts.stack.path.write_text(json.dumps(document))
+    again = runner(hosts.stack.path, "plan")  # nothing secret is on the host any more: the diff shows again
+    assert "-password=abc\n" in again.stdout.replace("      ", "") and "+password=abcd-not-secret" in again.stdout
