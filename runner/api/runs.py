@@ -36,6 +36,7 @@ def host_line(outcome: HostOutcome) -> str:
     head = "FAILED" if outcome.failed else "done"
     return (f"{head}: {outcome.count(CHANGED)} changed, {outcome.count(OK)} ok"
             + (f", {skipped} skipped" if skipped else "") + (f", {failed} failed" if failed else "")
+            + (f", {outcome.ignored} ignored" if outcome.ignored else "")
             + f" ({outcome.seconds:.1f} s)")
 
 

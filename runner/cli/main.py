@@ -49,20 +49,49 @@ def split_plugin_flags(argv: Sequence[str]) -> tuple[list[str], list[str]]:
     return disabled, rest
 
 
+VERBOSE_HELP = "show more (every remote command with -v)"
+PLUGIN_FLAG_HELP = "disable the plugin NAME (repeatable)"
+_VERBOSE_AFTER = "_verbose_after"  # -v given after the command, added to the count before it
+
+
+class RunnerParser(argparse.ArgumentParser):
+    """The top-level parser: ``-v`` counts wherever it stands (``runner -v deploy app -v`` is ``-vv``)."""
+
+    def parse_known_args(self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None,
+                         ) -> tuple[argparse.Namespace, list[str]]:
+        parsed, rest = super().parse_known_args(args, namespace)
+        parsed.verbose = getattr(parsed, "verbose", 0) + vars(parsed).pop(_VERBOSE_AFTER, 0)
+        return parsed, rest
+
+
+def add_global_options_after(parser: argparse.ArgumentParser) -> None:
+    """The global -v and -p also after the command (``runner deploy app -v``), as the README says.
+
+    ``-p`` is taken out of argv before parsing (:func:`split_plugin_flags`); it is declared here
+    only so the command's help shows it.
+    """
+    parser.add_argument("-v", "--verbose", dest=_VERBOSE_AFTER, action="count", default=argparse.SUPPRESS,
+                        help=VERBOSE_HELP)
+    parser.add_argument("-p", dest="_plugin_flag", metavar="no:NAME", default=argparse.SUPPRESS,
+                        help=PLUGIN_FLAG_HELP)
+
+
 def build_parser(registry: Registry) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = RunnerParser(
         prog="runner",
         description="Agentless configuration management and deployment over SSH.",
     )
     parser.add_argument("--version", action="version", version=f"runner {__version__}")
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="show more (every remote command with -v)")
-    parser.add_argument("-p", dest="_plugin_flag", metavar="no:NAME", help="disable the plugin NAME (repeatable)")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help=VERBOSE_HELP)
+    parser.add_argument("-p", dest="_plugin_flag", metavar="no:NAME", help=PLUGIN_FLAG_HELP)
     parser.add_argument("-f", "--file", default="stack.yml", help="the stack file (default: ./stack.yml)")
     registry.pm.hook.runner_add_options(parser=parser)
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    # plain parsers for the commands: only the top-level one folds the -v counts
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=argparse.ArgumentParser)
     for name in sorted(registry.commands):
         command: Command = registry.commands[name]  # what plugins' runner_commands returned
         cmd_parser = sub.add_parser(name, help=command.help, description=command.help)
+        add_global_options_after(cmd_parser)
         if command.stack_options:
             add_stack_options(cmd_parser)
         command.add_arguments(cmd_parser)

@@ -31,8 +31,19 @@ def open_session(args: argparse.Namespace, ctx: CommandContext) -> Session:
 
 
 def add_parallel(parser: argparse.ArgumentParser, what: str = "hosts at a time") -> None:
-    parser.add_argument("--parallel", type=int, default=DEFAULT_PARALLEL, metavar="N",
+    parser.add_argument("--parallel", type=parallel_count, default=DEFAULT_PARALLEL, metavar="N",
                         help=f"{what} (default {DEFAULT_PARALLEL})")
+
+
+def parallel_count(text: str) -> int:
+    """``--parallel N``: a whole number, 1 or more (argparse makes a refusal a usage error on the option)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
+    return value
 
 
 def command_json(args: argparse.Namespace) -> dict[str, Any]:

@@ -87,8 +87,9 @@ def print_summary(out: IO[str], report: LifecycleReport, title: str | None = Non
     rows = []
     for o in report.hosts:
         rows.append((o.host, "FAILED" if o.failed else "ok", o.count(CHANGED), o.count(OK), o.count(SKIPPED),
-                     o.count(FAILED) + (1 if o.error else 0), f"{o.seconds:.1f}", o.remote_commands))
-    print_table(out, ("HOST", "RESULT", "CHANGED", "OK", "SKIPPED", "FAILED", "SECONDS", "COMMANDS"), rows)
+                     o.count(FAILED) + (1 if o.error else 0), o.ignored, f"{o.seconds:.1f}", o.remote_commands))
+    print_table(out, ("HOST", "RESULT", "CHANGED", "OK", "SKIPPED", "FAILED", "IGNORED", "SECONDS", "COMMANDS"),
+                rows)
     for o in report.hosts:
         if o.error:
             out.write(f"\n{o.host}: {o.error}\n")

@@ -17,7 +17,7 @@ from pathlib import Path
 from runner.cookbooks.cookbook_set import CookbookSet, RecipeRef
 from runner.errors import Location, UserError, UserErrors
 from runner.model.fields import suggest
-from runner.model.loader import load_stack
+from runner.model.loader import error_position, read_stack
 from runner.model.sources import SourceDeclaration
 from runner.model.stack import Stack
 
@@ -146,11 +146,19 @@ def load_and_validate(
 
     :param known_sources: the app source types' declarations by name (checked while loading); None
         leaves the sources unchecked.
-    :raises UserErrors: anything wrong, in the stack file, its cookbooks or its recipes.
+    :raises UserErrors: anything wrong, in the stack file, its cookbooks or its recipes, in file
+        order; the cookbooks are checked even when the stack file has errors, as long as its
+        ``cookbooks`` setting was read whole (else each recipe would look unknown).
     """
-    stack = load_stack(path, known_sources)
-    cookbooks = CookbookSet.from_sources(stack.cookbooks)
-    errors = validate_stack(stack, cookbooks, known_providers, known_strategies, known_balancers)
-    if errors:
-        raise UserErrors(errors)
-    return stack
+    draft = read_stack(path, known_sources)
+    errors = list(draft.errors)
+    if draft.stack is not None and draft.cookbooks_complete:
+        try:
+            cookbooks = CookbookSet.from_sources(draft.stack.cookbooks)
+        except UserErrors as exc:
+            errors.extend(exc.errors)
+        else:
+            errors.extend(validate_stack(draft.stack, cookbooks, known_providers, known_strategies, known_balancers))
+    if errors or draft.stack is None:
+        raise UserErrors(sorted(errors, key=error_position))
+    return draft.stack

@@ -45,7 +45,15 @@ class HostOutcome:
     ran_setup: bool = False
 
     def count(self, status: str) -> int:
+        """Resources with ``status``; FAILED counts only the failures that count (not the ignored ones)."""
+        if status == FAILED:
+            return sum(1 for r in self.resources if r.status == FAILED and not r.ignored_failure)
         return sum(1 for r in self.resources if r.status == status)
+
+    @property
+    def ignored(self) -> int:
+        """Failures of resources with ``ignore_failure``: the host is still ok, with a warning."""
+        return sum(1 for r in self.resources if r.status == FAILED and r.ignored_failure)
 
     @property
     def failed(self) -> bool:
@@ -54,6 +62,7 @@ class HostOutcome:
     def to_json(self) -> dict:
         return {"host": self.host, "ok": not self.failed, "error": self.error, "cause": self.cause,
                 "changed": self.count(CHANGED), "would_change": self.count(WOULD_CHANGE),
-                "unchanged": self.count(OK), "failed": self.count(FAILED), "skipped": self.count(SKIPPED),
+                "unchanged": self.count(OK), "failed": self.count(FAILED), "ignored": self.ignored,
+                "skipped": self.count(SKIPPED),
                 "seconds": round(self.seconds, 3), "remote_commands": self.remote_commands,
                 "ran_setup": self.ran_setup, "resources": [r.to_json() for r in self.resources]}

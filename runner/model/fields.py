@@ -10,6 +10,7 @@ and reports everything wrong with a file in one pass.
 from __future__ import annotations
 
 import difflib
+import math
 import os
 import re
 from collections.abc import Callable, Iterable
@@ -150,6 +151,8 @@ class Checker:
     def number(self, path: KeyPath, value: Any, minimum: float | None = None) -> float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise self.expected(path, "a number", value)
+        if not math.isfinite(value):  # YAML reads .nan and .inf; no timeout or interval means them
+            raise self.fail(path, f"must be a finite number, got {value}")
         self._bounds(path, value, minimum, None)
         return float(value)
 
@@ -185,7 +188,7 @@ class Checker:
         return text
 
     def name(self, path: KeyPath, value: str, what: str) -> str:
-        """A layer/instance/app name: letters, digits, '_' and '-', starting with a letter or digit."""
+        """A stack/layer/instance/app name: letters, digits, '_' and '-', starting with a letter or digit."""
         if not _NAME.match(value):
             raise self.fail(
                 path,

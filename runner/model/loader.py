@@ -9,7 +9,7 @@ first problem: all errors are collected and raised together as
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -49,16 +49,36 @@ def load_stack(path: str | Path, app_sources: Mapping[str, SourceDeclaration] | 
         app's ``source:`` is checked against its type's. None leaves the sources unchecked (raw).
     :raises UserErrors: everything wrong with the file and its includes.
     """
+    draft = read_stack(path, app_sources)
+    if draft.errors or draft.stack is None:
+        raise UserErrors(draft.errors)
+    return draft.stack
+
+
+@dataclass(frozen=True)
+class StackDraft:
+    """A stack as far as it could be built, with every problem found in its files.
+
+    What was wrong is left out or at its default, so the stack can still be
+    checked against its cookbooks (validation reports all problems at once).
+    """
+
+    stack: Stack | None  # None: no file could be read at all
+    errors: list[UserError]  # sorted by position
+    cookbooks_complete: bool  # stack.cookbooks was read without a problem
+
+
+def read_stack(path: str | Path, app_sources: Mapping[str, SourceDeclaration] | None = None) -> StackDraft:
+    """Like :func:`load_stack`, but hand back the errors with what could be built instead of raising."""
     errors: list[UserError] = []
     parts = read_parts(path, errors)
     if not parts:
-        raise UserErrors(errors)
-    stack = _Builder(Path(path), parts, errors).build()
+        return StackDraft(None, errors, False)
+    builder = _Builder(Path(path), parts, errors)
+    stack = builder.build()
     if app_sources is not None:
         stack = replace(stack, apps=_checked_sources(stack.apps, app_sources, errors))
-    if errors:
-        raise UserErrors(sorted(errors, key=_position))
-    return stack
+    return StackDraft(stack, sorted(errors, key=error_position), builder.cookbooks_complete)
 
 
 def _checked_sources(apps: dict[str, App], declarations: Mapping[str, SourceDeclaration],
@@ -83,6 +103,7 @@ class _Builder:
         self.errors = errors
         self.main = parts[-1]
         self.check = Checker(self.main.doc, errors)
+        self.cookbooks_complete = True
 
     def build(self) -> Stack:
         check = self.check
@@ -96,7 +117,7 @@ class _Builder:
         drafts = [read_instance(c, name, value, list(layers)) for name, (c, value) in entries["instances"].items()]
         apps = (build_app(c, name, value, list(layers)) for name, (c, value) in entries["apps"].items())
         return Stack(
-            name=check.get(raw, ("stack", "name"), check.string, ""),
+            name=check.get(raw, ("stack", "name"), self._name, ""),
             path=self.path.expanduser().absolute(),
             provider=provider,
             provider_options=check.get(raw, ("stack", "provider_options"), check.free_mapping, {}),
@@ -131,6 +152,10 @@ class _Builder:
         return deep_merge(result, own)
 
     # -- stack settings -------------------------------------------------------
+    def _name(self, path: KeyPath, value: Any) -> str:
+        """The stack's name: it becomes part of paths and container names on hosts, so a plain name."""
+        return self.check.name(path, self.check.string(path, value), "stack")
+
     def _theme(self, path: KeyPath, value: Any) -> str:
         return self.check.choice(path, value, THEMES, "hostname theme")
 
@@ -160,6 +185,13 @@ class _Builder:
 
     def _cookbooks(self, path: KeyPath, value: Any) -> tuple[CookbookSource, ...]:
         """``cookbooks: [{path: dir}, ...]`` (a bare string works as well)."""
+        found = len(self.errors)
+        try:
+            return self._cookbook_sources(path, value)
+        finally:
+            self.cookbooks_complete = len(self.errors) == found
+
+    def _cookbook_sources(self, path: KeyPath, value: Any) -> tuple[CookbookSource, ...]:
         check = self.check
         if not isinstance(value, list):
             raise check.expected(path, "a list of {path: directory}", value)
@@ -235,7 +267,8 @@ class _Builder:
         return marks
 
 
-def _position(error: UserError) -> tuple[str, int, int]:
+def error_position(error: UserError) -> tuple[str, int, int]:
+    """The sort key that puts errors in file order (file, line, column; unlocated first)."""
     where = error.location
     return (where.path, where.line, where.column) if where else ("", 0, 0)
 

@@ -16,7 +16,7 @@ from runner.errors import Location, UserError
 from runner.recipes.codecache import load_recipe
 from runner.recipes.context import Node, RunContext
 from runner.recipes.dsl import compile_context, resource_function
-from runner.recipes.locate import caller_location, recipe_error
+from runner.recipes.locate import caller_location, exit_error, recipe_error
 from runner.recipes.notifications import resolve_notifications
 from runner.recipes.scope import build_scope
 from runner.recipes.secrets import mark_sensitive, secret_values
@@ -118,6 +118,8 @@ class _Run:
             raise
         except Exception as exc:  # anything the recipe's own code raises is the recipe's error
             raise recipe_error(exc, self.files, Location.of(ref.path)) from exc
+        except SystemExit as exc:  # sys.exit() in a recipe must not end runner with nothing done
+            raise exit_error(exc, self.files, Location.of(ref.path)) from exc
 
     def namespace(self, ref: RecipeRef) -> dict[str, Any]:
         context = compile_context(ref, self.scope)

@@ -35,6 +35,15 @@ def recipe_error(exc: Exception, recipe_files: Container[str], fallback: Locatio
     return UserError(f"{exception_name(exc)}: {exc}", where)
 
 
+def exit_error(exc: SystemExit, recipe_files: Container[str], fallback: Location) -> UserError:
+    """``sys.exit()``/``exit()``/``raise SystemExit`` in a recipe, at the recipe line that called it.
+
+    Left alone, it would end runner with the exit code the recipe chose and nothing done.
+    """
+    where = traceback_location(exc.__traceback__, recipe_files) or fallback
+    return UserError(f"SystemExit: the recipe called exit (code {exc.code!r})", where)
+
+
 def exception_name(exc: BaseException) -> str:
     """The class name a recipe author knows: our own lookup errors show as the builtin they extend."""
     kind = type(exc)

@@ -231,3 +231,14 @@ def test_redaction(secret_in: str) -> None:
     r = Redactor(["s3cr3t-value", "abc"])
     assert r("x s3cr3t-value y") == f"x {MASK} y"
     assert r("abc") == "abc"  # too short to be treated as a secret
+
+
+def test_an_ignored_failure_is_counted_apart_from_the_failures(tmp_path: Path) -> None:
+    resources = [Blob(str(tmp_path / "a"), fail=True, ignore_failure=True), Blob(str(tmp_path / "b"), fail=True),
+                 Blob(str(tmp_path / "c"), fail=True, ignore_failure=True)]
+    outcome, _ = _converge(resources)
+    assert outcome.count("failed") == 1 and outcome.ignored == 1 and outcome.failed  # c never ran
+    report = outcome.to_json()
+    assert report["failed"] == 1 and report["ignored"] == 1 and report["ok"] is False
+    alone, _ = _converge(resources[:1])
+    assert alone.to_json()["failed"] == 0 and alone.to_json()["ignored"] == 1 and alone.to_json()["ok"] is True

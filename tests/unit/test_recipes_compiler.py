@@ -293,3 +293,22 @@ def test_recipes_are_compiled_once_and_again_when_changed(tmp_path, books):
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
     assert load_recipe(path) is not first
     assert compile_(tmp_path, ["web"])[0].args["content"] == "22"
+
+
+def test_sys_exit_in_a_recipe_is_a_recipe_error_at_its_line(tmp_path, books):
+    path = recipe(books, "default", 'import sys\nfile("/a", content="x")\nsys.exit(0)\n')
+    err = error(tmp_path, ["web"])
+    assert str(err.location) == f"{path}:3" and err.message == "SystemExit: the recipe called exit (code 0)"
+
+
+def test_exit_in_an_included_recipe_points_into_it(tmp_path, books):
+    recipe(books, "default", 'include_recipe("web::stop")\n')
+    path = recipe(books, "stop", 'file("/b", content="y")\nraise SystemExit("bye")\n')
+    err = error(tmp_path, ["web"])
+    assert str(err.location) == f"{path}:2" and err.message == "SystemExit: the recipe called exit (code 'bye')"
+
+
+def test_keyboard_interrupt_in_a_recipe_propagates(tmp_path, books):
+    recipe(books, "default", 'raise KeyboardInterrupt\n')
+    with pytest.raises(KeyboardInterrupt):
+        compile_(tmp_path, ["web"])

@@ -219,3 +219,18 @@ def test_change_type() -> None:
     assert File(PATH, content="x").diff(FileState())[0] == Change("create", f"--- /dev/null\n+++ {PATH}\n"
                                                                              "@@ -0,0 +1 @@\n+x\n"
                                                                              "\\ No newline at end of file\n")
+
+
+def test_a_file_last_written_sensitive_never_shows_its_old_content() -> None:
+    mark = "/var/lib/runner/sensitive/" + hashlib.sha256(PATH.encode()).hexdigest()
+    plain = File(PATH, content="password=abc\n")
+    assert f"if [ -e {mark} ]; then echo was_sensitive=1" in plain.probe()
+    state = plain.parse("type=file\nsize=9\nsha256=00\nwas_sensitive=1\n")
+    assert state.was_sensitive and state.content is None
+    assert [(c.summary, c.diff) for c in plain.diff(state)] == [("content changed (was sensitive)", None)]
+    script = plain.apply(state, plain.diff(state)).script
+    assert script.rstrip().endswith(f"rm -f -- {mark} 2>/dev/null || :")  # unmarked once rewritten
+    secret = File(PATH, content="password=s3cr3t\n", sensitive=True)
+    assert mark not in secret.probe()
+    written = secret.apply(state, secret.diff(state)).script
+    assert written.index(f": >{mark}") < written.index('mv -f -- "$runner_t" "$runner_p"')  # marked first

@@ -58,3 +58,21 @@ def test_odd_paths_are_probed_alone() -> None:
     assert not batchable_path("/a\nb") and not batchable_path("/a\tb") and not batchable_path("/a\\b")
     resources = [File("/a\nb", content="x"), File("/c", content="y"), Directory("/d")]
     assert probe_groups(resources) == {1: (1, 2)}
+
+
+def test_a_path_marked_sensitive_sends_no_content_batched_or_alone(tmp_path: Path, monkeypatch) -> None:
+    from runner.resources.builtin import pathprobe
+
+    monkeypatch.setattr(pathprobe, "SENSITIVE_MARKS", str(tmp_path / "marks"))
+    (tmp_path / "marks").mkdir()
+    (tmp_path / "was").write_text("password=old-secret\n")
+    (tmp_path / "plain").write_text("old\n")
+    (tmp_path / "marks" / Path(pathprobe.sensitive_mark(str(tmp_path / "was"))).name).write_text("")
+    resources = [File(str(tmp_path / "was"), content="password=abc\n"), File(str(tmp_path / "plain"), content="new\n")]
+    shares = File.split_many(_sh(File.probe_many(resources)), resources)
+    for resource, share in zip(resources, shares, strict=True):
+        assert resource.parse(share) == resource.parse(_sh(resource.probe())), resource.key
+    was, plain = (r.parse(s) for r, s in zip(resources, shares, strict=True))
+    assert was.was_sensitive and was.content is None and "old-secret" not in shares[0]
+    assert [c.summary for c in resources[0].diff(was)] == ["content changed (was sensitive)"]
+    assert not plain.was_sensitive and plain.content == b"old\n"

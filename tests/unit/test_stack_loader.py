@@ -294,6 +294,32 @@ CASES = {
         "stack:\n  name: x\n  ssh:\n    port: abc\n",
         ["stack.yml:4:11: stack.ssh.port: expected an integer, got string 'abc'"],
     ),
+    "stack name with a path and a shell command": (
+        "stack: {name: 'x/../../../../tmp/pwned-stack $(touch /tmp/pwn1)'}\n",
+        ["stack.yml:1:9: stack.name: invalid stack name 'x/../../../../tmp/pwned-stack $(touch /tmp/pwn1)'"
+         " (use letters, digits, '_' and '-', starting with a letter or digit)"],
+    ),
+    "stack name with a dot": (
+        "stack:\n  name: .hidden\n",
+        ["stack.yml:2:3: stack.name: invalid stack name '.hidden'"
+         " (use letters, digits, '_' and '-', starting with a letter or digit)"],
+    ),
+    "connect_timeout not a number": (
+        "stack:\n  name: x\n  ssh: {connect_timeout: .nan}\n",
+        ["stack.yml:3:26: stack.ssh.connect_timeout: must be a finite number, got nan"],
+    ),
+    "command_timeout infinite": (
+        "stack:\n  name: x\n  ssh: {command_timeout: .inf}\n",
+        ["stack.yml:3:26: stack.ssh.command_timeout: must be a finite number, got inf"],
+    ),
+    "connect_timeout negative": (
+        "stack:\n  name: x\n  ssh: {connect_timeout: -1}\n",
+        ["stack.yml:3:26: stack.ssh.connect_timeout: must be at least 0, got -1"],
+    ),
+    "shutdown_timeout minus infinity": (
+        "stack: {name: x}\nlayers:\n  app: {shutdown_timeout: -.inf}\n",
+        ["stack.yml:3:27: layers.app.shutdown_timeout: must be a finite number, got -inf"],
+    ),
     "wrong type: name": (
         "stack: {name: [a]}\n",
         ["stack.yml:1:15: stack.name: expected a string, got a list"],
@@ -546,6 +572,22 @@ DEPLOY_CASES = {
     "health check retries": (
         "    deploy:\n      health_check: {command: c, retries: 1.5}\n",
         "8:43: apps.hello.deploy.health_check.retries: expected an integer, got number 1.5",
+    ),
+    "health check timeout not a number": (
+        "    deploy:\n      health_check: {command: c, timeout: .NaN}\n",
+        "8:43: apps.hello.deploy.health_check.timeout: must be a finite number, got nan",
+    ),
+    "health check interval infinite": (
+        "    deploy:\n      health_check: {command: c, interval: .inf}\n",
+        "8:44: apps.hello.deploy.health_check.interval: must be a finite number, got inf",
+    ),
+    "health check interval negative": (
+        "    deploy:\n      health_check: {command: c, interval: -0.5}\n",
+        "8:44: apps.hello.deploy.health_check.interval: must be at least 0, got -0.5",
+    ),
+    "health check retries negative": (
+        "    deploy:\n      health_check: {command: c, retries: -5}\n",
+        "8:43: apps.hello.deploy.health_check.retries: must be at least 0, got -5",
     ),
     "health check key": (
         "    deploy:\n      health_check: {command: c, intervl: 2}\n",

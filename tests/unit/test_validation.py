@@ -204,3 +204,39 @@ def test_broken_examples(monkeypatch, name, expected):
     with pytest.raises(UserErrors) as info:
         load_and_validate(name, PROVIDERS, STRATEGIES, known_sources=SOURCES)
     assert [str(e) for e in info.value.errors] == [expected]
+
+
+def test_stack_errors_and_recipe_errors_are_reported_together_in_file_order(project):
+    text = STACK.replace("web::configure", "web::configur").replace("  provider: docker\n", "  provder: docker\n")
+    text = text.replace("deploy: {strategy: rolling}", "deploy: {strategy: roling}")
+    assert errors_of(text, known_strategies=STRATEGIES) == [
+        "stack.yml:3:3: stack: unknown key 'provder' (did you mean 'provider'?)",
+        "stack.yml:8:20: unknown recipe 'web::configur' (did you mean 'web::configure'?)",
+        "stack.yml:13:24: unknown deployment strategy 'roling' (did you mean 'rolling'?)",
+    ]
+
+
+def test_errors_in_an_included_file_and_in_recipes_are_sorted_by_file_then_position(project):
+    write(project / "more.yml", "layers:\n  db:\n    recipes: {setup: [base::nope]}\n    pakages: [pg]\n")
+    text = STACK.replace("web::configure", "web::configur") + "include: [more.yml]\n"
+    assert errors_of(text) == [
+        "more.yml:3:23: unknown recipe 'base::nope' (cookbook 'base' has: base::default)",
+        "more.yml:4:5: layers.db: unknown key 'pakages' (did you mean 'packages'?)",
+        "stack.yml:8:20: unknown recipe 'web::configur' (did you mean 'web::configure'?)",
+    ]
+
+
+def test_recipes_are_not_checked_when_the_cookbooks_setting_is_broken(project):
+    text = STACK.replace("cookbooks: [{path: cookbooks}]", "cookbooks: [{path: cookbooks}, {pth: more}]")
+    assert errors_of(text) == [
+        "stack.yml:4:34: stack.cookbooks[1]: missing required key 'path'",
+        "stack.yml:4:35: stack.cookbooks[1]: unknown key 'pth' (did you mean 'path'?)",
+    ]
+
+
+def test_a_missing_cookbook_directory_is_reported_with_the_stack_errors(project):
+    text = STACK.replace("{path: cookbooks}", "{path: cookbookz}").replace("name: v\n", "name: v\n  nme: w\n")
+    assert errors_of(text) == [
+        "stack.yml:3:3: stack: unknown key 'nme' (did you mean 'name'?)",
+        f"stack.yml:5:15: cookbook directory '{project / 'cookbookz'}' does not exist",
+    ]

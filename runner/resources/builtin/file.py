@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from runner.resources.api import Change, CompileContext, Resource, ResourceError, Step
-from runner.resources.builtin.pathprobe import PathProbed
+from runner.resources.builtin.pathprobe import SENSITIVE_MARKS, PathProbed, sensitive_mark
 from runner.resources.builtin.shell import (
     UNCHANGED,
     check_account,
@@ -52,6 +52,7 @@ class FileState:
     group: str | None = None
     gid: int | None = None
     content: bytes | None = None
+    was_sensitive: bool = False  # last written by a sensitive resource: its old content was not sent
 
 
 def _int(value: str | None) -> int | None:
@@ -149,7 +150,8 @@ class File(PathProbed, Resource):
             if not self.sensitive:
                 want = self._desired_sha() if self.content is not None else ""  # unknown: always send it
                 checksum += (
-                    f"  if [ \"$s\" != {q(want)} ] && [ \"$size\" -le {DIFF_LIMIT} ] &&"
+                    f"  if [ -e {q(sensitive_mark(self.path))} ]; then echo was_sensitive=1\n"
+                    f"  elif [ \"$s\" != {q(want)} ] && [ \"$size\" -le {DIFF_LIMIT} ] &&"
                     " [ \"$(tr -d '\\000' <\"$p\" | wc -c)\" -eq \"$size\" ]; then\n"
                     "    printf 'content='; base64 -w0 <\"$p\"; printf '\\n'\n"
                     "  fi\n"
@@ -186,6 +188,7 @@ class File(PathProbed, Resource):
             group=kv.get("group") or None,
             gid=_int(kv.get("gid")),
             content=content,
+            was_sensitive=kv.get("was_sensitive") == "1",
         )
 
     # -- diff --------------------------------------------------------------------
@@ -203,18 +206,28 @@ class File(PathProbed, Resource):
             return changes
         changes = []
         if self.manages_content and self._desired_sha() != state.sha256:
-            changes.append(self._content_change(state.content, created=False))
+            changes.append(self._content_change(state.content, created=False, was_sensitive=state.was_sensitive))
         return changes + metadata_changes(self.mode, self.owner, self.group, state)
+
+    def _mark_steps(self) -> tuple[str, str]:
+        """Shell lines before and after a rewrite: a sensitive content marks the path first (so a failed
+        write errs on the hidden side); any other unmarks it once written. Marking is best effort."""
+        mark = q(sensitive_mark(self.path))
+        if self.sensitive:
+            return f"{{ install -d -m 0700 {SENSITIVE_MARKS} && : >{mark}; }} 2>/dev/null || :", ""
+        return "", f"rm -f -- {mark} 2>/dev/null || :"
 
     def _desired_sha(self) -> str:
         return hashlib.sha256(self._desired()).hexdigest()
 
-    def _content_change(self, old: bytes | None, created: bool) -> Change:
+    def _content_change(self, old: bytes | None, created: bool, was_sensitive: bool = False) -> Change:
         summary = "create" if created else "update content"
         if not self.manages_content:
             return Change(summary)
         if self.sensitive:
             return Change(summary if created else "content changed (sensitive)")
+        if not created and was_sensitive:
+            return Change("content changed (was sensitive)")
         if not created and old is None:  # too big or binary: the probe did not send it
             return Change(summary)
         return Change(summary, unified_diff(self.path, old, self._desired()))
@@ -237,11 +250,12 @@ class File(PathProbed, Resource):
         if rewrite:
             content = self._desired()
             text = None if self.sensitive else inline_text(content)  # a sensitive one stays out of -v scripts
+            mark, unmark = self._mark_steps()
             if text is not None:
-                lines.append(install_payload(None, self.path, self.owner, self.group, self.mode, inline=text))
-                return Step("\n".join(lines))
-            lines.append(install_payload('"$P0"', self.path, self.owner, self.group, self.mode))
-            return Step("\n".join(lines), (content,))
+                lines += [mark, install_payload(None, self.path, self.owner, self.group, self.mode, inline=text), unmark]
+                return Step("\n".join(line for line in lines if line))
+            lines += [mark, install_payload('"$P0"', self.path, self.owner, self.group, self.mode), unmark]
+            return Step("\n".join(line for line in lines if line), (content,))
         if not self.manages_content:
             lines.append(f"if [ -L {p} ] || {{ [ -e {p} ] && [ ! -f {p} ]; }}; then "
                          f"{fail(f'{self.key}: {self.path} exists and is not a regular file')}; fi")

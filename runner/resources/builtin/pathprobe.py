@@ -24,6 +24,14 @@ _KINDS = {"regular file": "file", "regular empty file": "file", "directory": "di
           "symbolic link": "link"}
 #: characters that would break the line-based output of stat and sha256sum
 UNSAFE = ("\n", "\t", "\\")
+#: one empty file per path last written by a sensitive resource (named by the path's sha256): the old
+#: content of such a file may hold a secret the stack no longer knows, so a probe never sends it
+SENSITIVE_MARKS = "/var/lib/runner/sensitive"
+
+
+def sensitive_mark(path: str) -> str:
+    """The mark of ``path`` under :data:`SENSITIVE_MARKS`."""
+    return f"{SENSITIVE_MARKS}/{hashlib.sha256(path.encode()).hexdigest()}"
 
 
 def batchable_path(path: str) -> bool:
@@ -56,7 +64,8 @@ def probe_paths(resources: Sequence[Any]) -> str:
         lines += [
             f"runner_w=\"$runner_nl\"{q(f'{_want(r)}  {r.path}')}\"$runner_nl\"",
             'case "$runner_sums" in *"$runner_w"*) ;; *)',
-            f"  if [ -f {p} ] && [ ! -L {p} ]; then",
+            f"  if [ -e {q(sensitive_mark(r.path))} ]; then echo '@@was_sensitive {k}'",
+            f"  elif [ -f {p} ] && [ ! -L {p} ]; then",
             f"    runner_n=$(stat -c %s -- {p})",
             f"    if [ \"$runner_n\" -le {DIFF_LIMIT} ] &&",
             f"       [ \"$(tr -d '\\000' <{p} | wc -c)\" -eq \"$runner_n\" ]; then",
@@ -72,6 +81,7 @@ def split_paths(output: str, resources: Sequence[Any]) -> list[str]:
     stats: dict[str, list[str]] = {}
     sums: dict[str, str] = {}
     contents: dict[int, str] = {}
+    was_sensitive: set[int] = set()
     section = "stat"
     pending: int | None = None
     for line in output.split("\n"):
@@ -90,6 +100,8 @@ def split_paths(output: str, resources: Sequence[Any]) -> list[str]:
             contents[pending], pending = line, None
         elif line.startswith("@@content "):
             pending = int(line.split()[1])
+        elif line.startswith("@@was_sensitive "):
+            was_sensitive.add(int(line.split()[1]))
     out = []
     for k, r in enumerate(resources):
         fields = stats.get(r.path)
@@ -109,6 +121,8 @@ def split_paths(output: str, resources: Sequence[Any]) -> list[str]:
                     text += f"sha256={sums[r.path]}\n"
                 if k in contents:
                     text += f"content={contents[k]}\n"
+                if k in was_sensitive:
+                    text += "was_sensitive=1\n"
         out.append(text)
     return out
 
