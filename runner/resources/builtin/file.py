@@ -252,7 +252,8 @@ class File(PathProbed, Resource):
             text = None if self.sensitive else inline_text(content)  # a sensitive one stays out of -v scripts
             mark, unmark = self._mark_steps()
             if text is not None:
-                lines += [mark, install_payload(None, self.path, self.owner, self.group, self.mode, inline=text), unmark]
+                write = install_payload(None, self.path, self.owner, self.group, self.mode, inline=text)
+                lines += [mark, write, unmark]
                 return Step("\n".join(line for line in lines if line))
             lines += [mark, install_payload('"$P0"', self.path, self.owner, self.group, self.mode), unmark]
             return Step("\n".join(line for line in lines if line), (content,))
