@@ -79,12 +79,12 @@ def test_a_second_converge_is_refused_and_says_who_holds_the_host(docker_hosts, 
     assert hosts.exec(name, "cat", "/opt/l/count").stdout.split() == ["start", "end"], "applied once, not twice"
     code, report, err = converge_json(hosts.stack.path)  # the lock went with the first runner
     assert code == 0, err
-    lock = hosts.exec(name, "cat", "/var/lib/runner/locks/host.lock").stdout
+    lock = hosts.exec(name, "cat", "/var/lib/runner/run.lock").stdout
     assert "converge" in lock and "pid" in lock, lock
 
 
 def test_a_no_op_converge_costs_one_command_under_the_lock(docker_hosts, tmp_path) -> None:
-    books = write_cookbook(tmp_path, "l", {"default": 'file("/opt/l/quiet", content="x\\n")'})
+    books = write_cookbook(tmp_path, "l", {"default": 'file("/opt/quiet", content="x\\n")'})
     hosts = docker_hosts(1, config=stack_config(books, ["l"], setup=[]))
     assert converge_json(hosts.stack.path)[0] == 0
     code, report, err = converge_json(hosts.stack.path)
