@@ -162,3 +162,13 @@ def test_a_killed_runner_stops_its_deploy_hook_on_the_host(docker_hosts, tmp_pat
     hook.write_text("#!/bin/sh\ntrue\n")
     proc2 = runner(hosts.stack.path, "deploy", "hello")
     assert proc2.returncode == 0, proc2.stdout + proc2.stderr
+
+
+def test_a_host_without_setsid_runs_steps_as_before_and_warns(docker_hosts, tmp_path) -> None:
+    books = write_cookbook(tmp_path, "l", {"default": 'file("/opt/quiet", content="x\\n")'})
+    hosts = docker_hosts(1, config=stack_config(books, ["l"], setup=[]))
+    hosts.exec(hosts.names[0], "mv", "/usr/bin/setsid", "/usr/bin/setsid.hidden")
+    proc = runner(hosts.stack.path, "converge")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "warning: no setsid on this host" in proc.stdout + proc.stderr
+    assert hosts.exec(hosts.names[0], "cat", "/opt/quiet").stdout == "x\n"
