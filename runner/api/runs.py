@@ -9,6 +9,7 @@ from typing import Any
 from runner.api.base import SessionBase
 from runner.api.reports import LifecycleReport
 from runner.deploy.join import setup_deploys
+from runner.engine import hostlock
 from runner.engine.host import HostOptions
 from runner.engine.outcome import CHANGED, FAILED, OK, SKIPPED, HostOutcome
 from runner.engine.redact import Redactor
@@ -74,7 +75,8 @@ def run_recipes(session: SessionBase, command: str, names: list[str], *,
     name = "plan" if plan_only else command
     info = session.started(name, names)
     started = time.monotonic()
-    options = HostOptions(plan=plan_only, verbose=session.verbose, log=log, on_changed=changed, redact=redact)
+    options = HostOptions(plan=plan_only, verbose=session.verbose, log=log, on_changed=changed, redact=redact,
+                          lock=None if plan_only else hostlock.holder(command))  # a plan touches nothing
     done = {o.host: o for o in plan.offline}
     with group:
         for outcome in run_jobs(plan.jobs, group, options):

@@ -14,6 +14,7 @@ from typing import Any
 
 from runner.deploy import hostscripts
 from runner.deploy.releases import HostReleases, parse_inspect
+from runner.engine import hostlock
 from runner.engine.host import HostJob, HostOptions, HostRunner
 from runner.engine.outcome import FAILED
 from runner.engine.redact import Redactor
@@ -106,14 +107,22 @@ class HostSteps:
 
     # -- the steps -----------------------------------------------------------
 
-    def lock(self) -> None:
+    def lock(self, command: str = "deploy") -> None:
         """Take the app's lock on the host for the rest of this connection: one deploy, rollback or
-        undeploy of an app at a time. It is released when the runner ends, even when it is killed."""
+        undeploy of an app at a time. It is released when the runner ends, even when it is killed.
+
+        The host's run lock is taken first, shared, in the same command (none of converge, setup ...
+        meanwhile), unless this connection holds it already (setup's deploy: see runner.engine.hostlock)."""
+        host_lock = "" if hostlock.held(self.conn) else hostlock.take_shell(
+            hostlock.holder(f"{command} of {self.app}"), shared=True, quiet=True)
         try:
-            line, channel = self.conn.hold(hostscripts.lock_command(self.app), timeout=30)
+            line, channel = self.conn.hold(hostscripts.lock_command(self.app, host_lock), timeout=30)
         except HostError as exc:
             raise StepFailed(self.state.host, "lock", self.redact(exc.message)) from None
         self.state.remote_commands += 1
+        if line.startswith(hostlock.BUSY):
+            channel.close()
+            raise StepFailed(self.state.host, "lock", hostlock.busy_message(line))
         if line == hostscripts.NO_LOCK:
             self.log(self.state.host, "warning: no flock on this host: this run is not locked against others")
         elif line != hostscripts.LOCKED:

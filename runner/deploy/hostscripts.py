@@ -84,14 +84,17 @@ def lock_path(app: str) -> str:
     return f"{LOCK_DIR}/{app}.lock"
 
 
-def lock_command(app: str) -> str:
+def lock_command(app: str, host_lock: str = "") -> str:
     """Hold the app's lock on this host for as long as the command's stdin stays open (see Connection.hold).
 
-    Prints LOCKED once held; prints nothing and exits when another run holds
-    it; prints NO_LOCK (and runs unlocked) on a host without flock.
+    ``host_lock``: shell that takes the host's run lock first (shared, quiet:
+    runner.engine.hostlock.take_shell); it prints a BUSY line and exits when a
+    recipe run holds the host. Prints LOCKED once held; prints nothing and
+    exits when another run holds the app; prints NO_LOCK (and runs unlocked)
+    on a host without flock.
     """
     inner = f"echo {LOCKED}; exec cat >/dev/null"
-    return (f"mkdir -p {q(LOCK_DIR)} && if command -v flock >/dev/null 2>&1; then "
+    return (f"{host_lock}mkdir -p {q(LOCK_DIR)} && if command -v flock >/dev/null 2>&1; then "
             f"exec flock -n {q(lock_path(app))} sh -c {q(inner)}; else echo {NO_LOCK}; exec cat >/dev/null; fi")
 
 

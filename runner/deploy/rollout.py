@@ -156,7 +156,7 @@ class Rollout(strategy_api.Rollout):
                 self.states[host].conn = self.group.connect(host)
             except HostError as exc:
                 raise StepFailed(host, "connect", self.redact(exc.message)) from None
-            self.steps[host].lock()
+            self.steps[host].lock(self.command)
             self.steps[host].inspect()
 
         self._parallel(self.hosts, connect)

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from runner.engine import hostlock
 from runner.engine.apply import build_apply_script, parse_apply_output
 from runner.engine.outcome import (
     CHANGED,
@@ -26,7 +27,7 @@ from runner.engine.probe import (
     parse_probe_output,
 )
 from runner.engine.redact import Redactor
-from runner.engine.wire import run_script
+from runner.engine.wire import NO_LOCK, NO_SETSID, run_script, run_script_locked
 from runner.errors import HostError
 from runner.resources.api import Change, Resource, Step
 from runner.ssh.connection import Connection
@@ -60,6 +61,8 @@ class HostOptions:
     log: Callable[[str, str], None] = lambda host, line: None  # live lines and -v output
     on_changed: Callable[[str, str, str], None] = lambda host, key, summary: None
     redact: Redactor = field(default_factory=Redactor)
+    #: who takes the host's run lock (hostlock.holder), in the probe's command; None: take no lock
+    lock: str | None = None
 
 
 #: What runs between a host's setup resources and its setup marker: it may append to the host's outcome and
@@ -101,8 +104,28 @@ class HostRunner:
 
     def _send_probe(self, script: bytes):
         self._verbose("probe", script)
-        result = run_script(self.conn, script)
+        if self.opts.lock is None or hostlock.held(self.conn):
+            result = run_script(self.conn, script)
+            self.outcome.remote_commands += 1
+        else:
+            result = self._send_locked(script)
+        if NO_SETSID.encode() in result.stderr:
+            self.opts.log(self.job.name, "warning: no setsid on this host: a step that is under way when "
+                          "the runner dies goes on running")
+        return result
+
+    def _send_locked(self, script: bytes):
+        """The probe in the command that takes the host lock and then holds it (still one command)."""
+        take = hostlock.take_shell(self.opts.lock or "")
+        line, result, channel = run_script_locked(self.conn, script, take, new_token())
         self.outcome.remote_commands += 1
+        if result is None:
+            raise HostError(self.job.name, hostlock.busy_message(line), "locked")
+        if channel is not None:
+            hostlock.keep(self.conn, channel)
+            self._took_lock = True
+        if line == NO_LOCK:
+            self.opts.log(self.job.name, "warning: no flock on this host: this run is not locked against others")
         return result
 
     def _parse(self, result, token: str, resources: list[Resource]):
@@ -128,12 +151,16 @@ class HostRunner:
 
     def run(self) -> HostOutcome:
         started = time.monotonic()
+        self._took_lock = False
         try:
             self._run()
         except HostError as exc:
             self.outcome.error, self.outcome.cause = exc.message, exc.cause
         except _BrokenResource as exc:
             self.outcome.error, self.outcome.cause = str(exc), "resource-type"
+        finally:
+            if self._took_lock:
+                hostlock.release(self.conn)
         self.outcome.seconds = time.monotonic() - started
         return self.outcome
 

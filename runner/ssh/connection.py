@@ -64,16 +64,17 @@ def sudo_wrap(command: str, with_password: bool) -> str:
 
     Without a password, ``sudo -n`` fails at once if one is needed. With one,
     the password arrives as stdin's first line; it is consumed whether or not
-    sudo asks (NOPASSWD hosts), so the command always gets the rest of stdin,
-    and it never appears on a command line.
+    sudo asks (NOPASSWD hosts: by ``read``; else by ``sudo -S``, which reads it
+    a byte at a time), so the command always gets the rest of stdin, straight
+    from the connection (nothing in between keeps it open after the command
+    ends), and it never appears on a command line.
     """
     inner = f"sh -c {shlex.quote(command)}"
     if not with_password:
         return f"sudo -n -H -- {inner}"
     script = (
-        'IFS= read -r pw; '
-        f'if sudo -n true 2>/dev/null; then exec sudo -n -H -- {inner}; fi; '
-        f'{{ printf "%s\\n" "$pw"; exec cat; }} | sudo -S -k -p "" -H -- {inner}'
+        f'if sudo -n true 2>/dev/null; then IFS= read -r pw; exec sudo -n -H -- {inner}; fi; '
+        f'exec sudo -S -k -p "" -H -- {inner}'
     )
     return f"sh -c {shlex.quote(script)}"
 
@@ -194,19 +195,21 @@ class Connection:
         self.commands_run += 1
         return channel, use_sudo
 
-    def hold(self, command: str, timeout: float | None = None) -> tuple[str, paramiko.Channel]:
+    def hold(self, command: str, timeout: float | None = None, send: bytes = b"") -> tuple[str, paramiko.Channel]:
         """Start ``command`` and leave it running; return its first line of output and its channel.
 
         The command keeps its stdin open until the channel is closed, by the
         caller or because this connection ends (the runner exits or dies), so
         a command that waits for the end of its stdin lives exactly as long as
-        this connection: what a lock held on a host needs.
+        this connection: what a lock held on a host needs. ``send`` is written
+        to its stdin at once (before the first line is read).
         """
         t = self.target
         channel, use_sudo = self._start(command)
-        if use_sudo and t.sudo_password is not None:
+        first = (t.sudo_password + "\n").encode() if use_sudo and t.sudo_password is not None else b""
+        if first or send:
             try:
-                channel.sendall((t.sudo_password + "\n").encode())
+                channel.sendall(first + send)
             except (paramiko.SSHException, OSError) as exc:
                 raise self._fail(f"connection lost: {exc}", "connection-lost") from None
         channel.settimeout(t.command_timeout if timeout is None else timeout)
