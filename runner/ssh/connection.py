@@ -272,8 +272,8 @@ class Connection:
         self._aborted = True
         self.close()
 
-    def _lost(self, channel: paramiko.Channel) -> str | None:
-        """Why the connection under ``channel`` is gone, or None while it is up."""
+    def _lost(self, transport: paramiko.Transport | None) -> str | None:
+        """Why the connection (``transport``) is gone, or None while it is up."""
         if self._aborted:
             return "the run was interrupted"
         keepalive = self._keepalive
@@ -281,7 +281,6 @@ class Connection:
             t = self.target
             return (f"no answer to {t.keepalive_count} keepalives in "
                     f"{t.keepalive_count * t.keepalive_interval:g} s")
-        transport = channel.get_transport()
         if transport is None or not transport.is_active():
             return "the host closed the connection"
         return None
@@ -301,11 +300,14 @@ class Connection:
         t = self.target
         use_sudo = t.sudo if sudo is None else sudo
         wire = sudo_wrap(command, t.sudo_password is not None) if use_sudo else command
+        transport = self.client.get_transport()
         try:
-            channel = self.client.get_transport().open_session(timeout=t.connect_timeout)  # type: ignore[union-attr]
+            channel = transport.open_session(timeout=t.connect_timeout)  # type: ignore[union-attr]
             channel.exec_command(wire)
-        except (paramiko.SSHException, OSError, AttributeError) as exc:
-            raise self._fail(f"connection lost: {exc}", "connection-lost") from None
+        except (paramiko.SSHException, OSError, EOFError, AttributeError) as exc:
+            why = self._lost(transport) or str(exc) or type(exc).__name__
+            raise CommandCutOff(t.name, "connection lost", command, "connection-lost", b"",
+                                f" ({why}){self._where}") from None
         self.commands_run += 1
         return channel, use_sudo
 
@@ -388,7 +390,7 @@ class Connection:
             th.join(timeout=max(1.0, t.connect_timeout))
         status = channel.recv_exit_status()
         channel.close()
-        if status == -1 and (why := self._lost(channel)):  # no exit status came: the connection went first
+        if status == -1 and (why := self._lost(channel.get_transport())):  # no exit status came: the connection went first
             raise CommandCutOff(t.name, "connection lost", command, "connection-lost", b"".join(out),
                                 f" ({why}){self._where}")
         stderr = b"".join(err)

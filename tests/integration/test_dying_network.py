@@ -114,7 +114,7 @@ def test_a_paused_host_is_lost_by_keepalive_and_the_others_are_printed_when_they
         slow_failed = run.wait_for(rf"\] {slow}: FAILED", 20)
         assert slow_failed - paused_at < 15, run.text  # the keepalives, not the 45 s command timeout
         assert fast_done < slow_failed, run.text  # printed when it finished, not when the last host gave up
-        assert run.wait(15) == 1
+        assert run.wait(15) == 1, run.text
     finally:
         if paused:
             docker("unpause", container)
@@ -131,8 +131,9 @@ def test_a_killed_host_says_connection_lost_and_names_the_resource(docker_hosts,
     run = LiveRun(hosts.stack.path, "converge", "--format", "json")
     try:
         run.wait_for(rf"{name}: applying", 60)
+        time.sleep(1)  # the apply script is under way
         docker("kill", hosts.container(name))
-        assert run.wait(20) == 1
+        assert run.wait(20) == 1, run.text
     finally:
         run.close()
     report = json.loads(run.text[run.text.index("{"):])
