@@ -307,7 +307,7 @@ class Connection:
         except (paramiko.SSHException, OSError, EOFError, AttributeError) as exc:
             why = self._lost(transport) or str(exc) or type(exc).__name__
             raise CommandCutOff(t.name, "connection lost", command, "connection-lost", b"",
-                                f" ({why}){self._where}") from None
+                                f": {why}{self._where}") from None
         self.commands_run += 1
         return channel, use_sudo
 
@@ -392,7 +392,7 @@ class Connection:
         channel.close()
         if status == -1 and (why := self._lost(channel.get_transport())):  # no exit status came: the connection went first
             raise CommandCutOff(t.name, "connection lost", command, "connection-lost", b"".join(out),
-                                f" ({why}){self._where}")
+                                f": {why}{self._where}")
         stderr = b"".join(err)
         if use_sudo and status != 0 and (why := _sudo_failure(stderr)):
             raise self._fail(

@@ -94,7 +94,9 @@ class LiveRun:
 
 
 def docker(*args: str) -> None:
-    subprocess.run(["docker", *args], check=True, capture_output=True, timeout=30)
+    proc = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=30)
+    if proc.returncode != 0:
+        raise AssertionError(f"docker {' '.join(args)}: {proc.stderr.strip()}")
 
 
 def test_a_paused_host_is_lost_by_keepalive_and_the_others_are_printed_when_they_finish(docker_hosts,
@@ -108,6 +110,7 @@ def test_a_paused_host_is_lost_by_keepalive_and_the_others_are_printed_when_they
     paused = False
     try:
         run.wait_for(rf"{slow}: applying", 60)
+        time.sleep(1)  # the apply script is under way: its sleep 30 has begun
         docker("pause", container)
         paused, paused_at = True, time.monotonic()
         fast_done = run.wait_for(rf"\] {fast}: done", 20)

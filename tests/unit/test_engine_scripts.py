@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from runner.engine.apply import build_apply_script, parse_apply_output
+from runner.engine.apply import build_apply_script, parse_apply_output, running_entry
 from runner.engine.host import HostJob, HostOptions, HostRunner
 from runner.engine.probe import build_probe_script, new_token, parse_probe_output
 from runner.engine.wire import wrapper
@@ -231,3 +231,17 @@ def test_redaction(secret_in: str) -> None:
     r = Redactor(["s3cr3t-value", "abc"])
     assert r("x s3cr3t-value y") == f"x {MASK} y"
     assert r("abc") == "abc"  # too short to be treated as a secret
+
+
+def test_a_cut_off_apply_names_the_entry_that_was_running(tmp_path: Path) -> None:
+    resources = [Blob(str(tmp_path / "a"), content=b"a"), Blob(str(tmp_path / "b"), content=b"b")]
+    token = new_token()
+    steps = [((i,), r.apply(None, [])) for i, r in enumerate(resources)]
+    script = build_apply_script(resources, steps, token)
+    proc = subprocess.run(["sh", "-c", wrapper(script.script)], input=script.stdin, capture_output=True)
+    text = proc.stdout.decode()
+    assert running_entry(text, token) is None  # it ran to its end
+    second = text.index(f"{token}:begin:1")
+    assert running_entry(text[:text.index("\n", second) + 1], token) == "1"  # cut off inside the second
+    assert running_entry(text[:second], token) is None  # between the two
+    assert running_entry("", token) is None
