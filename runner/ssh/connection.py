@@ -175,9 +175,10 @@ class Connection:
         return HostError(self.target.name, message + (self._where if show_target else ""), cause)
 
     def _no_banner(self, client: paramiko.SSHClient) -> HostError | None:
-        """The error for a peer that took the TCP connection and sent no SSH banner, if that happened."""
+        """The error for a peer that took the TCP connection and sent no SSH banner, if that happened (call before
+        ``client.close()``, which forgets the transport)."""
         transport = client.get_transport()
-        if transport is not None and transport.remote_version:
+        if transport is None or transport.remote_version:  # no TCP session yet, or the banner came
             return None
         t = self.target
         return self._fail(f"no SSH banner from {t.address}:{t.port} within {t.connect_timeout:g} s "
@@ -234,8 +235,9 @@ class Connection:
             client.close()
             raise self._fail(f"cannot resolve {t.address}: {exc.strerror}", "dns") from None
         except (paramiko.SSHException, EOFError) as exc:
+            no_banner = self._no_banner(client)  # before close(), which forgets the transport
             client.close()
-            if (no_banner := self._no_banner(client)) is not None:
+            if no_banner is not None:
                 raise no_banner from None
             if "not found in known_hosts" in str(exc):
                 raise self._fail(
@@ -244,8 +246,9 @@ class Connection:
                     "host-key-unknown") from None
             raise self._fail(f"ssh error: {exc}", "ssh") from None
         except OSError as exc:
+            no_banner = self._no_banner(client)  # before close(), which forgets the transport
             client.close()
-            if (no_banner := self._no_banner(client)) is not None:
+            if no_banner is not None:
                 raise no_banner from None
             raise self._fail(f"network error: {exc.strerror or exc}", "network") from None
         transport = client.get_transport()
