@@ -68,6 +68,18 @@ class UserErrors(UserError):
         return "\n".join(str(e) for e in self.errors)
 
 
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a run on hosts, after every connection was closed.
+
+    A KeyboardInterrupt still, so whatever handles Ctrl-C handles this; it
+    adds the hosts that were cut off in the middle of applying changes.
+    """
+
+    def __init__(self, mid_apply: tuple[str, ...] = ()):
+        super().__init__(", ".join(mid_apply))
+        self.mid_apply = mid_apply
+
+
 class HostError(RunnerError):
     """A failure on one host (connection refused, auth, timeout, changed host key, ...).
 

@@ -42,6 +42,7 @@ class SessionBase:
         self.stack, self.registry = stack, registry
         self.on_event = on_event
         self.parallel, self.verbose = parallel, verbose
+        self._announced: dict[RunInfo, set[str]] = {}  # per run under way: hosts whose HostFinished is out
 
     # -- what every run shares -------------------------------------------------------
 
@@ -76,15 +77,26 @@ class SessionBase:
         self.registry.notify("runner_run_start", run=info)
         return info
 
+    def host_finished(self, info: RunInfo, host: str, ok: bool, summary: str) -> None:
+        """One host of a run is done: its HostFinished now, while the other hosts go on.
+
+        :meth:`finished` then leaves that host's HostFinished out (each host gets one).
+        """
+        self._announced.setdefault(info, set()).add(host)
+        self.emit(HostFinished(host, ok, summary))
+
     def finished(self, info: RunInfo, report: Report, seconds: float,
                  host_lines: Mapping[str, str] | None = None) -> None:
-        """A run ended: a HostFinished per host, the failure hooks, ``runner_run_finish``, RunFinished."""
+        """A run ended: a HostFinished per host not announced yet, the failure hooks, ``runner_run_finish``,
+        RunFinished."""
         failures = report.failures()
         results = report.host_results()
+        announced = self._announced.pop(info, set())
         for result in results:
             ok = result.host not in failures
-            self.emit(HostFinished(result.host, ok, (host_lines or {}).get(result.host)
-                                   or ("done" if ok else f"FAILED: {failures[result.host]}")))
+            if result.host not in announced:
+                self.emit(HostFinished(result.host, ok, (host_lines or {}).get(result.host)
+                                       or ("done" if ok else f"FAILED: {failures[result.host]}")))
             if not ok:
                 self.registry.notify("runner_host_failed", host=result.host, error=failures[result.host],
                                      result=result)

@@ -78,8 +78,12 @@ def run_recipes(session: SessionBase, command: str, names: list[str], *,
     options = HostOptions(plan=plan_only, verbose=session.verbose, log=log, on_changed=changed, redact=redact,
                           lock=None if plan_only else hostlock.holder(command))  # a plan touches nothing
     done = {o.host: o for o in plan.offline}
+
+    def host_done(outcome: HostOutcome) -> None:
+        session.host_finished(info, outcome.host, not outcome.failed, redact(host_line(outcome)))
+
     with group:
-        for outcome in run_jobs(plan.jobs, group, options):
+        for outcome in run_jobs(plan.jobs, group, options, on_done=host_done):
             done[outcome.host] = outcome
     report = LifecycleReport(name, stack.name, [done[n] for n in plan.order if n in done],
                              time.monotonic() - started, plan=plan_only, redact=redact)

@@ -113,8 +113,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UserError as exc:
         print(f"runner: {exc}" if exc.location is None else str(exc), file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
-        print("runner: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        from runner.cli.render import interrupted_message  # here: render's imports are not needed to start
+
+        print(interrupted_message(exc), file=sys.stderr)
         return 130
     except BrokenPipeError:
         return 1

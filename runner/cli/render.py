@@ -79,6 +79,15 @@ class LivePrinter:
             self.stream.flush()
 
 
+def interrupted_message(exc: KeyboardInterrupt) -> str:
+    """What Ctrl-C says: which hosts it cut off in the middle of applying changes, if any."""
+    mid_apply = getattr(exc, "mid_apply", ())
+    if not mid_apply:
+        return "runner: interrupted"
+    return (f"runner: interrupted; cut off mid-apply: {', '.join(mid_apply)} "
+            f"(their changes are partly made: the next converge completes them)")
+
+
 # -- recipe runs -------------------------------------------------------------------------
 
 

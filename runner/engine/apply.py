@@ -170,3 +170,12 @@ def parse_apply_output(text: str, token: str) -> tuple[dict[str, EntryOutcome], 
         elif m.group("f") is not None:
             finished = True
     return outcomes, finished
+
+
+def running_entry(text: str, token: str) -> str | None:
+    """The id of the entry that began and had not ended where ``text`` (a cut-off apply's output) stops."""
+    tok = re.escape(token)
+    running = None
+    for m in re.finditer(rf"^{tok}:(?:begin:(?P<b>[^\n]+)|end:|skip:|done:)", text, re.M):
+        running = m.group("b")
+    return running

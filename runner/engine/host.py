@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from runner.engine import hostlock
-from runner.engine.apply import build_apply_script, parse_apply_output
+from runner.engine.apply import build_apply_script, parse_apply_output, running_entry
 from runner.engine.outcome import (
     CHANGED,
     FAILED,
@@ -30,7 +30,7 @@ from runner.engine.redact import Redactor
 from runner.engine.wire import NO_LOCK, NO_SETSID, run_script, run_script_locked
 from runner.errors import HostError
 from runner.resources.api import Change, Resource, Step
-from runner.ssh.connection import Connection
+from runner.ssh.connection import CommandCutOff, Connection
 
 
 @dataclass
@@ -80,6 +80,7 @@ class HostRunner:
         self.conn = conn
         self.opts = options
         self.outcome = HostOutcome(job.name)
+        self.applying = False  # the apply script was sent and has not come back: the host is half-converged
 
     # -- helpers -----------------------------------------------------------
 
@@ -104,11 +105,14 @@ class HostRunner:
 
     def _send_probe(self, script: bytes):
         self._verbose("probe", script)
-        if self.opts.lock is None or hostlock.held(self.conn):
-            result = run_script(self.conn, script)
-            self.outcome.remote_commands += 1
-        else:
-            result = self._send_locked(script)
+        try:
+            if self.opts.lock is None or hostlock.held(self.conn):
+                result = run_script(self.conn, script)
+                self.outcome.remote_commands += 1
+            else:
+                result = self._send_locked(script)
+        except CommandCutOff as exc:
+            raise exc.during("the probe") from None
         if NO_SETSID.encode() in result.stderr:
             self.opts.log(self.job.name, "warning: no setsid on this host: a step that is under way when "
                           "the runner dies goes on running")
@@ -250,7 +254,15 @@ class HostRunner:
         apply = build_apply_script(resources, steps, token)
         self._verbose("apply", apply.script)
         self.opts.log(self.job.name, f"applying {len(included)} of {len(resources)} resources")
-        result = run_script(self.conn, apply.script, b"".join(apply.payloads))
+        self.applying = True
+        try:
+            result = run_script(self.conn, apply.script, b"".join(apply.payloads))
+        except CommandCutOff as exc:  # say which resource was running, and record those that were done
+            self.outcome.remote_commands += 1
+            text = exc.output.decode("utf-8", "replace")
+            self._record(resources, diffs, steps, included, parse_apply_output(text, token)[0])
+            raise exc.during(self._entry_name(resources, running_entry(text, token))) from None
+        self.applying = False
         self.outcome.remote_commands += 1
         outcomes, finished = parse_apply_output(result.stdout.decode("utf-8", "replace"), token)
         self._record(resources, diffs, steps, included, outcomes)
@@ -258,6 +270,15 @@ class HostRunner:
             detail = self.opts.redact(result.stderr.decode("utf-8", "replace").strip()[-500:])
             raise HostError(self.job.name, f"the apply script stopped early (exit status "
                             f"{result.exit_status}){': ' + detail if detail else ''}", "apply")
+
+    def _entry_name(self, resources: list[Resource], entry_id: str | None) -> str:
+        """What an apply script's entry stands for: ``type[name]``, a batch's keys, or a notified action."""
+        if entry_id is None:
+            return "the apply script (before its first resource)"
+        if entry_id.startswith("notify:"):
+            _, target, action = entry_id.split(":", 2)
+            return f"{self._key(resources[int(target)])} ({action})"
+        return ", ".join(self._key(resources[int(i)]) for i in entry_id.split(","))
 
     def _steps(self, resources, diffs, included) -> list[tuple[tuple[int, ...], Step]]:
         """Steps in order; every batchable type's resources become one step at its first position."""

@@ -37,7 +37,7 @@ STACK_KEYS: tuple[str, ...] = (
 )
 SSH_KEYS: tuple[str, ...] = (
     "user", "key", "port", "host_key_policy", "known_hosts", "config_file", "use_agent",
-    "connect_timeout", "command_timeout", "sudo", "sudo_password_env",
+    "connect_timeout", "command_timeout", "keepalive_interval", "keepalive_count", "sudo", "sudo_password_env",
 )
 
 
@@ -179,6 +179,8 @@ class _Builder:
             use_agent=get("use_agent", check.boolean),
             connect_timeout=get("connect_timeout", lambda p, v: check.number(p, v, minimum=0)),
             command_timeout=get("command_timeout", lambda p, v: check.number(p, v, minimum=0)),
+            keepalive_interval=get("keepalive_interval", lambda p, v: check.number(p, v, minimum=0.1)),
+            keepalive_count=get("keepalive_count", lambda p, v: check.integer(p, v, 1)),
             sudo=get("sudo", check.boolean),
             sudo_password_env=get("sudo_password_env", check.string),
         )

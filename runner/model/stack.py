@@ -31,6 +31,10 @@ class SshSettings:
     use_agent: bool = True
     connect_timeout: float = 10.0
     command_timeout: float = 600.0
+    # a host that answers none of keepalive_count keepalives sent keepalive_interval s apart is lost
+    # (OpenSSH's ServerAliveInterval and ServerAliveCountMax): about 30 s by default
+    keepalive_interval: float = 10.0
+    keepalive_count: int = 3
     sudo: bool | None = None  # None: sudo when user is not root
     sudo_password_env: str | None = None  # name of an environment variable holding it
 

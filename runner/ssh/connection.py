@@ -3,7 +3,14 @@
 Commands run as ``sh -c`` strings built by the caller with shlex.quote.
 stdin is streamed in chunks while stdout and stderr are read, so neither side
 can fill a buffer and stall. Every failure becomes a :class:`HostError` whose
-``cause`` says what kind it is (refused, timeout, auth, host-key, sudo ...).
+``cause`` says what kind it is (refused, banner, timeout, connection-lost, auth,
+host-key, sudo ...).
+
+A host that stops answering (paused, cut off by the network) keeps its TCP
+connection looking alive for a long time; :class:`_Keepalive` asks it for an
+answer every ``keepalive_interval`` seconds and drops the connection after
+``keepalive_count`` unanswered ones, so a command on it ends in about that
+time instead of at ``command_timeout``.
 """
 
 from __future__ import annotations
@@ -42,6 +49,64 @@ class CommandResult:
     @property
     def text(self) -> str:
         return self.stdout.decode("utf-8", "replace")
+
+
+class CommandCutOff(HostError):
+    """A remote command that did not run to its end: it timed out, or its connection was lost.
+
+    ``output`` is the stdout it printed until then (a caller that knows the
+    command's markers can say where it was); :meth:`during` says the same
+    about a named part of it instead of the command line.
+    """
+
+    def __init__(self, host: str, what: str, command: str, cause: str, output: bytes, suffix: str):
+        super().__init__(host, f"{what}: {command[:80]}{suffix}", cause)
+        self.what, self.output, self.suffix = what, output, suffix
+
+    def during(self, subject: str) -> HostError:
+        return HostError(self.host, f"{self.what} in {subject}{self.suffix}", self.cause)
+
+
+class _Keepalive(threading.Thread):
+    """Asks the host for an answer every ``interval`` s; closes the transport after ``count`` unanswered in a row.
+
+    paramiko's own keepalive asks for no reply, so it never notices a peer that
+    stopped answering: this one sends a global request that wants a reply
+    (sshd answers every one, if only to refuse it) from a helper thread, and
+    counts the intervals the answer is overdue (OpenSSH's ServerAliveCountMax).
+    """
+
+    def __init__(self, transport: paramiko.Transport, interval: float, count: int, name: str):
+        super().__init__(name=f"keepalive {name}", daemon=True)
+        self.transport, self.interval, self.count = transport, interval, count
+        self.stopped = threading.Event()
+        self.lost = False
+
+    def _ask(self) -> None:
+        try:
+            self.transport.global_request("keepalive@openssh.com", wait=True)
+        except Exception:  # the transport died meanwhile: the run loop notices
+            pass
+
+    def run(self) -> None:
+        pending: threading.Thread | None = None
+        missed = 0
+        while not self.stopped.wait(self.interval):
+            if not self.transport.is_active():
+                return
+            if pending is not None and pending.is_alive():
+                missed += 1
+                if missed >= self.count:
+                    self.lost = True
+                    self.transport.close()  # ends every channel: blocked reads and waits return
+                    return
+                continue
+            missed = 0
+            pending = threading.Thread(target=self._ask, name=self.name + " ask", daemon=True)
+            pending.start()
+
+    def stop(self) -> None:
+        self.stopped.set()
 
 
 def _chunks(stdin: Stdin) -> Iterable[bytes]:
@@ -97,12 +162,29 @@ class Connection:
         self.target = target
         self.client: paramiko.SSHClient | None = None
         self.commands_run = 0
+        self._keepalive: _Keepalive | None = None
+        self._aborted = False
 
     # -- connecting ---------------------------------------------------------
 
-    def _fail(self, message: str, cause: str) -> HostError:
+    @property
+    def _where(self) -> str:
         t = self.target
-        return HostError(t.name, f"{message} ({t.user}@{t.address}:{t.port})", cause)
+        return f" ({t.user}@{t.address}:{t.port})"
+
+    def _fail(self, message: str, cause: str, *, show_target: bool = True) -> HostError:
+        return HostError(self.target.name, message + (self._where if show_target else ""), cause)
+
+    def _no_banner(self, client: paramiko.SSHClient) -> HostError | None:
+        """The error for a peer that took the TCP connection and sent no SSH banner, if that happened (call before
+        ``client.close()``, which forgets the transport)."""
+        transport = client.get_transport()
+        if transport is None or transport.remote_version:  # no TCP session yet, or the banner came
+            return None
+        t = self.target
+        return self._fail(f"no SSH banner from {t.address}:{t.port} within {t.connect_timeout:g} s "
+                          f"(something listens there that does not speak SSH, or sshd is stuck)", "banner",
+                          show_target=False)
 
     def _load_key(self, path: Path) -> paramiko.PKey:
         """Load a private key ourselves: paramiko's own loop hides auth failures behind parse errors."""
@@ -116,6 +198,8 @@ class Connection:
     def open(self) -> "Connection":
         if self.client is not None:
             return self
+        if self._aborted:
+            raise self._fail("connection closed: the run was interrupted", "interrupted")
         t = self.target
         client = paramiko.SSHClient()
         if t.host_key_policy != "off":  # off: check nothing, not even changed keys
@@ -142,16 +226,20 @@ class Connection:
             raise self._fail(f"authentication failed: {exc}", "auth") from None
         except paramiko.ssh_exception.NoValidConnectionsError as exc:
             client.close()
-            reasons = "; ".join(sorted({e.strerror or str(e) for e in exc.errors.values()}))
-            raise self._fail(f"connection refused: {reasons}", "refused") from None
+            tried = ", ".join(dict.fromkeys(f"[{a}]:{p}" if ":" in a else f"{a}:{p}"
+                                            for a, p, *_ in exc.errors))
+            raise self._fail(f"connection refused at {tried}", "refused", show_target=False) from None
         except TimeoutError:
             client.close()
             raise self._fail(f"connect timed out after {t.connect_timeout:g} s", "timeout") from None
         except socket.gaierror as exc:
             client.close()
             raise self._fail(f"cannot resolve {t.address}: {exc.strerror}", "dns") from None
-        except paramiko.SSHException as exc:
+        except (paramiko.SSHException, EOFError) as exc:
+            no_banner = self._no_banner(client)  # before close(), which forgets the transport
             client.close()
+            if no_banner is not None:
+                raise no_banner from None
             if "not found in known_hosts" in str(exc):
                 raise self._fail(
                     f"unknown host key for {t.known_hosts_name} (host_key_policy: strict); "
@@ -159,18 +247,47 @@ class Connection:
                     "host-key-unknown") from None
             raise self._fail(f"ssh error: {exc}", "ssh") from None
         except OSError as exc:
+            no_banner = self._no_banner(client)  # before close(), which forgets the transport
             client.close()
+            if no_banner is not None:
+                raise no_banner from None
             raise self._fail(f"network error: {exc.strerror or exc}", "network") from None
         transport = client.get_transport()
         if transport is not None:
-            transport.set_keepalive(15)
+            self._keepalive = _Keepalive(transport, t.keepalive_interval, t.keepalive_count, t.name)
+            self._keepalive.start()
         self.client = client
         return self
 
     def close(self) -> None:
+        if self._keepalive is not None:
+            self._keepalive.stop()
+            self._keepalive = None
         if self.client is not None:
             self.client.close()
             self.client = None
+
+    def abort(self) -> None:
+        """Close now and never open again: commands waiting on this connection end with 'connection lost'.
+
+        For an interrupted run: a worker thread blocked on a command gets its
+        HostError at once, and cannot open a new connection afterwards.
+        """
+        self._aborted = True
+        self.close()
+
+    def _lost(self, transport: paramiko.Transport | None) -> str | None:
+        """Why the connection (``transport``) is gone, or None while it is up."""
+        if self._aborted:
+            return "the run was interrupted"
+        keepalive = self._keepalive
+        if keepalive is not None and keepalive.lost:
+            t = self.target
+            return (f"no answer to {t.keepalive_count} keepalives in "
+                    f"{t.keepalive_count * t.keepalive_interval:g} s")
+        if transport is None or not transport.is_active():
+            return "the host closed the connection"
+        return None
 
     def __enter__(self) -> "Connection":
         return self.open()
@@ -187,11 +304,14 @@ class Connection:
         t = self.target
         use_sudo = t.sudo if sudo is None else sudo
         wire = sudo_wrap(command, t.sudo_password is not None) if use_sudo else command
+        transport = self.client.get_transport()
         try:
-            channel = self.client.get_transport().open_session(timeout=t.connect_timeout)  # type: ignore[union-attr]
+            channel = transport.open_session(timeout=t.connect_timeout)  # type: ignore[union-attr]
             channel.exec_command(wire)
-        except (paramiko.SSHException, OSError, AttributeError) as exc:
-            raise self._fail(f"connection lost: {exc}", "connection-lost") from None
+        except (paramiko.SSHException, OSError, EOFError, AttributeError) as exc:
+            why = self._lost(transport) or str(exc) or type(exc).__name__
+            raise CommandCutOff(t.name, "connection lost", command, "connection-lost", b"",
+                                f": {why}{self._where}") from None
         self.commands_run += 1
         return channel, use_sudo
 
@@ -265,14 +385,21 @@ class Connection:
         ]
         for th in threads:
             th.start()
-        finished = channel.status_event.wait(timeout)
+        finished = channel.status_event.wait(timeout)  # also set when the connection goes: close, keepalive
         if not finished:
             channel.close()
-            raise self._fail(f"command timed out after {timeout:g} s: {command[:80]}", "timeout")
+            for th in threads[1:]:
+                th.join(timeout=1.0)
+            raise CommandCutOff(t.name, f"command timed out after {timeout:g} s", command, "timeout",
+                                b"".join(out), self._where)
         for th in threads[1:]:
             th.join(timeout=max(1.0, t.connect_timeout))
         status = channel.recv_exit_status()
         channel.close()
+        # no exit status came: the connection went first
+        if status == -1 and (why := self._lost(channel.get_transport())):
+            raise CommandCutOff(t.name, "connection lost", command, "connection-lost", b"".join(out),
+                                f": {why}{self._where}")
         stderr = b"".join(err)
         if use_sudo and status != 0 and (why := _sudo_failure(stderr)):
             raise self._fail(

@@ -55,6 +55,7 @@ class HostGroup:
         self.connect_started: dict[str, float] = {}  # when connecting to a host began (monotonic)
         self._pending: dict[str, Future[Connection]] = {}
         self._pool: ThreadPoolExecutor | None = None
+        self.aborted = False  # abort() was called: no host gets a connection any more
 
     def __enter__(self) -> "HostGroup":
         return self
@@ -90,6 +91,8 @@ class HostGroup:
         """
         if name in self.connections:
             return self.connections[name]
+        if self.aborted:
+            raise HostError(name, "not connected: the run was interrupted", "interrupted")
         future = self._pending.pop(name, None)
         if future is None:
             self.connect_started[name] = time.monotonic()
@@ -97,6 +100,8 @@ class HostGroup:
         else:
             conn = future.result()
         self.connections[name] = conn
+        if self.aborted:  # abort() came while connecting
+            conn.abort()
         return conn
 
     def adopt(self, conn: Connection) -> None:
@@ -109,6 +114,21 @@ class HostGroup:
         conn = self.connections.pop(name, None)
         if conn is not None:
             conn.close()
+
+    def abort(self) -> None:
+        """Stop at once (Ctrl-C): close every connection without waiting for anything.
+
+        Every command waiting on a connection ends with a HostError, so the
+        worker threads finish within moments instead of keeping the process
+        alive; connects under way are closed when they complete, and no new
+        one starts.
+        """
+        self.aborted = True
+        for future in self._pending.values():
+            if not future.cancel():
+                future.add_done_callback(lambda f: f.exception() is None and f.result().abort())
+        for conn in list(self.connections.values()):
+            conn.abort()
 
     def close(self) -> None:
         """Close every connection, also those opened in the background that nobody took."""
@@ -131,13 +151,32 @@ class HostGroup:
         """``fn(name)`` for each of ``names`` at once (at most ``parallel`` at a time); results in order.
 
         ``fn`` handles its own failures: an exception it raises propagates.
+        On Ctrl-C (any BaseException but a plain Exception) the group is
+        :meth:`abort`-ed before the interruption propagates, without waiting
+        for the workers.
         """
         if not names:
             return []
         if len(names) == 1:
-            return [fn(names[0])]
-        with ThreadPoolExecutor(max_workers=min(self.parallel, len(names))) as pool:
-            return list(pool.map(fn, names))
+            try:
+                return [fn(names[0])]
+            except Exception:
+                raise
+            except BaseException:
+                self.abort()
+                raise
+        pool = ThreadPoolExecutor(max_workers=min(self.parallel, len(names)))
+        try:
+            results = list(pool.map(fn, names))
+        except Exception:
+            pool.shutdown(wait=True)
+            raise
+        except BaseException:
+            self.abort()
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown(wait=True)
+        return results
 
     def each(self, fn: Callable[[Connection], T], names: Sequence[str] | None = None,
              keep_open: bool = True) -> GroupResult[T]:

@@ -33,6 +33,8 @@ class SshTarget:
     system_known_hosts: tuple[Path, ...] = ()  # read only
     connect_timeout: float = 10.0
     command_timeout: float = 600.0
+    keepalive_interval: float = 10.0  # seconds between keepalives
+    keepalive_count: int = 3  # unanswered keepalives in a row after which the host is lost
     sudo: bool = False
     sudo_password: str | None = field(default=None, repr=False)
 
@@ -110,6 +112,8 @@ def resolve_target(stack: Stack, host: HostAddress, environ: dict[str, str] | No
         system_known_hosts=(system_known,) if system_known.is_file() else (),
         connect_timeout=ssh.connect_timeout,
         command_timeout=ssh.command_timeout,
+        keepalive_interval=ssh.keepalive_interval,
+        keepalive_count=ssh.keepalive_count,
         sudo=sudo,
         sudo_password=password,
     )

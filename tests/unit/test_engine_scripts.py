@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from runner.engine.apply import build_apply_script, parse_apply_output
+from runner.engine.apply import build_apply_script, parse_apply_output, running_entry
 from runner.engine.host import HostJob, HostOptions, HostRunner
 from runner.engine.probe import build_probe_script, new_token, parse_probe_output
 from runner.engine.wire import wrapper
@@ -242,3 +242,17 @@ def test_an_ignored_failure_is_counted_apart_from_the_failures(tmp_path: Path) -
     assert report["failed"] == 1 and report["ignored"] == 1 and report["ok"] is False
     alone, _ = _converge(resources[:1])
     assert alone.to_json()["failed"] == 0 and alone.to_json()["ignored"] == 1 and alone.to_json()["ok"] is True
+
+
+def test_a_cut_off_apply_names_the_entry_that_was_running(tmp_path: Path) -> None:
+    resources = [Blob(str(tmp_path / "a"), content=b"a"), Blob(str(tmp_path / "b"), content=b"b")]
+    token = new_token()
+    steps = [((i,), r.apply(None, [])) for i, r in enumerate(resources)]
+    script = build_apply_script(resources, steps, token)
+    proc = subprocess.run(["sh", "-c", wrapper(script.script)], input=script.stdin, capture_output=True)
+    text = proc.stdout.decode()
+    assert running_entry(text, token) is None  # it ran to its end
+    second = text.index(f"{token}:begin:1")
+    assert running_entry(text[:text.index("\n", second) + 1], token) == "1"  # cut off inside the second
+    assert running_entry(text[:second], token) is None  # between the two
+    assert running_entry("", token) is None

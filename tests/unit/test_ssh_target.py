@@ -113,3 +113,9 @@ def test_match_exec_in_a_config_works(tmp_path: Path) -> None:
                             timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["10.1.1.1", "22"]
+
+
+def test_keepalive_settings_reach_the_target(tmp_path: Path) -> None:
+    stack = _stack(tmp_path, config_file=tmp_path / "missing", keepalive_interval=1.5, keepalive_count=2)
+    t = resolve_target(stack, HostAddress("a", "a", "127.0.0.1"))
+    assert (t.keepalive_interval, t.keepalive_count) == (1.5, 2)

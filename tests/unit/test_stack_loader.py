@@ -639,3 +639,23 @@ def test_missing_stack_file(in_tmp):
     with pytest.raises(UserErrors) as info:
         load_stack("nope.yml", SOURCES)
     assert str(info.value) == "nope.yml: cannot read file: No such file or directory"
+
+
+def test_keepalive_settings_are_read_and_checked_with_their_place(in_tmp):
+    write(in_tmp, "stack.yml", """\
+        stack:
+          name: ka
+          ssh: {keepalive_interval: 2.5, keepalive_count: 4}
+        """)
+    ssh = load_stack("stack.yml", SOURCES).ssh
+    assert (ssh.keepalive_interval, ssh.keepalive_count) == (2.5, 4)
+    write(in_tmp, "other.yml", "stack: {name: ka}\n")
+    ssh = load_stack("other.yml", SOURCES).ssh
+    assert ssh.keepalive_interval * ssh.keepalive_count == 30  # a host that stopped answering: ~30 s
+    errors = errors_of(in_tmp, """\
+        stack:
+          name: ka
+          ssh: {keepalive_interval: 0, keepalive_count: "3"}
+        """)
+    assert any(e.startswith("stack.yml:3:") and "keepalive_interval" in e for e in errors), errors
+    assert any(e.startswith("stack.yml:3:") and "keepalive_count" in e and "integer" in e for e in errors), errors
