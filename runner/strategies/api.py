@@ -92,6 +92,9 @@ class Strategy(abc.ABC):
     description: ClassVar[str] = ""
     #: whether the strategy cannot work without a load balancer (blue/green)
     needs_balancer: ClassVar[bool] = False
+    #: whether the strategy takes hosts out of the balancer at all; when False the balancer is not
+    #: opened (an unreachable lb instance does not stop the run) and ``rollout.has_balancer`` is False
+    uses_balancer: ClassVar[bool] = True
 
     @abc.abstractmethod
     def deploy(self, rollout: Rollout) -> None:
