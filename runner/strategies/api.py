@@ -72,7 +72,9 @@ class Rollout(Protocol):
         A host whose change or health check fails is put back where it was.
         When the run's failures exceed ``settings.max_failures``, the rest of
         the batch is put back too (unless ``undo_batch`` is false) and False
-        is returned: the strategy should stop.
+        is returned: the strategy should stop. The balancer failing (a drain,
+        or an enable that leaves the batch out) also returns False, whatever
+        ``max_failures`` says: draining the next batch could leave it no server.
         """
 
     def stop(self, reason: str) -> None:
