@@ -12,8 +12,9 @@ from typing import Any
 
 from runner.api.base import SessionBase
 from runner.api.reports import DeployReport, HistoryReport
+from runner.balancers.api import BalancerError
 from runner.cookbooks import CookbookSet
-from runner.deploy.host import DONE, FAILED_HOST, HostDeploy, HostSteps, StepFailed
+from runner.deploy.host import DONE, FAILED_HOST, SKIPPED, HostDeploy, HostSteps, StepFailed
 from runner.deploy.rollout import Rollout, log_fields, who
 from runner.engine.host import HostOptions
 from runner.engine.redact import Redactor
@@ -133,13 +134,25 @@ def deploy(session: SessionBase, command: str, app_name: str, *, strategy: str |
         cache.mkdir(parents=True, exist_ok=True)
         source = prepare_source(app, stack, cache, registry.app_sources)
     online, offline = split_online(hosts, states)
-    balancer = open_balancer(stack, registry, dataclasses.replace(app, deploy=settings), states)
-    if balancer is None and chosen.needs_balancer:
+    balancer, unreachable = None, None
+    if chosen.uses_balancer or chosen.needs_balancer:
+        try:
+            balancer = open_balancer(stack, registry, dataclasses.replace(app, deploy=settings), states)
+        except BalancerError as exc:  # an lb instance that cannot be reached: the run fails before any app host
+            unreachable = f"cannot open the load balancer: {redact(str(exc))}; no app host was touched"
+    if chosen.needs_balancer and settings.load_balancer is None:
         raise UserError(f"strategy {settings.strategy!r} needs a load balancer, and app {app.name!r} has none",
                         hint="give the stack an lb layer, or set apps.<app>.deploy.load_balancer")
     log = _logger(session, redact)
     info = session.started(command, hosts, app=app.name)
     started = time.monotonic()
+    if unreachable is not None:
+        log("", f"stopped: {unreachable}")
+        report = DeployReport(command, stack.name, app.name,
+                              [HostDeploy(h, status=SKIPPED, error=f"not deployed: {unreachable}") for h in hosts],
+                              time.monotonic() - started, settings.strategy, stopped=unreachable, redact=redact)
+        session.finished(info, report, report.seconds)
+        return report
     rollout = Rollout(stack, app, command, settings, online, _group(session, online, states), compiler, redact,
                       log, verbose=session.verbose, balancer=balancer, source=source)
     for host, why in offline.items():
@@ -156,13 +169,14 @@ def deploy(session: SessionBase, command: str, app_name: str, *, strategy: str |
                 log("", f"rolling back one release with strategy {settings.strategy}")
                 chosen.rollback(rollout)
             rollout.finish()
+        drained = rollout.still_drained()  # while the balancer's connections still say how to reach it
     finally:
         rollout.close()
         if balancer is not None:
             balancer.close()
     report = DeployReport(command, stack.name, app.name, [rollout.states[h] for h in hosts],
                           time.monotonic() - started, settings.strategy, rollout.release, rollout.stopped,
-                          rollout.batches, rollout.timings, redact)
+                          rollout.batches, rollout.timings, redact, drained)
     session.finished(info, report, report.seconds)
     return report
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from runner.deploy.host import DONE, FAILED_HOST, PENDING, REVERTED, SKIPPED, HostDeploy
-from runner.deploy.rollout import BatchRecord
+from runner.deploy.rollout import BatchRecord, DrainedServer
 from runner.engine.outcome import CHANGED, FAILED, OK, HostOutcome
 from runner.engine.redact import Redactor
 from runner.events import HostResult
@@ -68,6 +68,7 @@ class DeployReport:
     batches: list[BatchRecord] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     redact: Redactor = field(default_factory=Redactor, repr=False)
+    drained: list[DrainedServer] = field(default_factory=list)  # left out of the balancer by a failed run
 
     @property
     def ok(self) -> bool:
@@ -90,7 +91,8 @@ class DeployReport:
                                 "seconds": round(self.seconds, 3)}
         if self.command != "undeploy":
             data.update(release=self.release, strategy=self.strategy, stopped=self.stopped,
-                        batches=[dataclasses.asdict(b) for b in self.batches], timings=self.timings)
+                        batches=[dataclasses.asdict(b) for b in self.batches], timings=self.timings,
+                        drained=[dataclasses.asdict(d) for d in self.drained])
         data["hosts"] = hosts
         return _redacted(data, self.redact)
 

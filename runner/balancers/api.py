@@ -85,6 +85,11 @@ class LoadBalancer(abc.ABC):
     def states(self) -> dict[str, str]:
         """Server -> READY | DRAIN | MAINT, as every lb instance agrees (the worst when they disagree)."""
 
+    def enable_command(self, servers: Sequence[str]) -> str | None:
+        """A shell command that, run on an lb instance, does what :meth:`enable` does: what a person
+        pastes when a run could not put servers back. None: the balancer has none to offer."""
+        return None
+
     def server_status(self) -> dict[str, ServerStatus]:
         """Server -> its admin state plus health and sessions where the balancer knows them."""
         return {name: ServerStatus(name, admin) for name, admin in self.states().items()}

@@ -16,6 +16,7 @@ while draining, default 0.5).
 
 from __future__ import annotations
 
+import shlex
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -67,6 +68,13 @@ class HaproxyBalancer(LoadBalancer):
         names = self._names(servers)
         if names:
             self._set_state(names, READY)
+
+    def enable_command(self, servers: Sequence[str]) -> str | None:
+        names = self._names(servers)
+        if not names:
+            return None
+        runtime = "; ".join(f"set server {self.backend}/{s} state {READY}" for s in names)
+        return f"echo {shlex.quote(runtime)} | socat stdio {shlex.quote('UNIX-CONNECT:' + self.socket)}"
 
     def states(self) -> dict[str, str]:
         return {name: status.admin for name, status in self.server_status().items()}

@@ -166,6 +166,13 @@ def print_deploy(out: IO[str], report: DeployReport, fmt: str) -> None:
             out.write(f"\n  {s.host}: {s.step}: {s.error}\n")
             if s.output.strip():
                 out.write(tail(s.output) + "\n")
+    if report.drained:
+        out.write("\nstill out of the load balancer (put back by hand once the lb instance answers):\n")
+        for d in report.drained:
+            if not d.put_back:
+                out.write(f"  {d.server}: its balancer type offers no command: put it back with the balancer's tools\n")
+            for lb, command in d.put_back.items():
+                out.write(f"  {d.server} on {lb}: {report.redact(command)}\n")
 
 
 def print_history(out: IO[str], err: IO[str], report: HistoryReport, fmt: str) -> None:

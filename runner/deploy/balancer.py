@@ -7,6 +7,7 @@ sits above both (the balancers themselves know neither).
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Sequence
 
 from runner.balancers.api import BalancerError, LoadBalancer
@@ -15,7 +16,7 @@ from runner.model.stack import App, Stack
 from runner.plugin.registry import Registry
 from runner.providers.api import InstanceState
 from runner.ssh.connection import Connection
-from runner.ssh.target import resolve_target
+from runner.ssh.target import SshTarget, resolve_target
 
 
 def open_balancer(
@@ -50,8 +51,11 @@ def open_balancer(
         provider_states = registry.provider(stack.provider)(stack).status(members) if members else []
     hosts = [s.host for s in provider_states if s.name in members and s.online]
     if not hosts:
+        status = {s.name: s.status for s in provider_states}
+        which = (", ".join(f"{m}: {status.get(m, 'unknown')}" for m in members) if members
+                 else "the layer has no instances")
         raise BalancerError(f"app {app.name!r}: layer {settings.layer!r} has no online instance to run the "
-                            f"{settings.type} balancer ({where})")
+                            f"{settings.type} balancer ({which}; {where})")
     connections: dict[str, Connection] = {}
     try:
         for host in hosts:
@@ -74,3 +78,41 @@ def open_balancer(
 def _close(connections: dict[str, Connection]) -> None:
     for connection in connections.values():
         connection.close()
+
+
+def layers_without_instances(stack: Stack) -> list[str]:
+    """Warnings: each app whose balancer's layer has no instances (a deploy that drains would fail)."""
+    warnings = []
+    for app in stack.apps.values():
+        settings = app.deploy.load_balancer
+        if settings is not None and not stack.instances_of(settings.layer):
+            where = stack.where("apps", app.name, "deploy", "load_balancer")
+            warnings.append(f"{where}: app {app.name!r}: the load balancer's layer {settings.layer!r} has no "
+                            f"instances; strategies that use the balancer will fail (all_at_once does not)")
+    return warnings
+
+
+def put_back_commands(balancer: LoadBalancer, servers: Sequence[str]) -> dict[str, str]:
+    """lb instance -> the command a person pastes (here, on the runner's machine) to put ``servers``
+    back into rotation there; {} when the balancer offers no such command."""
+    remote = balancer.enable_command(servers)
+    if remote is None:
+        return {}
+    return {name: ssh_command(connection.target, remote) for name, connection in balancer.connections.items()}
+
+
+def ssh_command(target: SshTarget, remote: str) -> str:
+    """An OpenSSH command line that runs ``remote`` on ``target`` as the runner reaches it."""
+    args = ["ssh", "-p", str(target.port)]
+    for key in target.key_files:
+        args += ["-i", str(key)]
+    if target.known_hosts is not None:
+        args += ["-o", f"UserKnownHostsFile={target.known_hosts}"]
+    if target.host_key_policy == "off":
+        args += ["-o", "StrictHostKeyChecking=no"]
+    elif target.host_key_policy == "accept-new":
+        args += ["-o", "StrictHostKeyChecking=accept-new"]
+    if target.sudo:
+        remote = f"sudo sh -c {shlex.quote(remote)}"
+    args += [f"{target.user}@{target.address}", remote]
+    return " ".join(shlex.quote(a) for a in args)

@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from runner.deploy.balancer import put_back_commands
 from runner.deploy.host import DONE, FAILED_HOST, PENDING, REVERTED, SKIPPED, HostDeploy, HostSteps, StepFailed
 from runner.deploy.releases import (
     DEPLOYED,
@@ -47,6 +48,14 @@ class BatchRecord:
     seconds: float = 0.0
     health_seconds: float = 0.0
     failed: list[str] = field(default_factory=list)
+
+
+@dataclass
+class DrainedServer:
+    """A server this run took out of the balancer and could not put back: what a person must fix."""
+
+    server: str
+    put_back: dict[str, str] = field(default_factory=dict)  # lb instance -> the command that puts it back
 
 
 def environment_file(app: App) -> bytes:
@@ -91,6 +100,8 @@ class Rollout(strategy_api.Rollout):
         self.started_at = _dt.datetime.now(_dt.UTC)
         self.failures = 0
         self.stopped: str | None = None
+        self.drained: list[str] = []  # servers taken out of the balancer and not put back yet
+        self.balancer_failed: str | None = None  # the balancer's first failure: nothing is drained after it
         self.batches: list[BatchRecord] = []
         self.timings: dict[str, float] = {}
         self.environment = environment_file(app)
@@ -290,24 +301,49 @@ class Rollout(strategy_api.Rollout):
         return failed
 
     def _balancer_call(self, action: str, hosts: list[str]) -> list[str]:
-        """``drain`` or ``enable`` on the balancer; when it fails, those hosts fail (the run goes on)."""
+        """``drain`` or ``enable`` on the balancer; when it fails, those hosts fail and it is remembered
+        in :attr:`balancer_failed` (:meth:`step` stops the run, :meth:`drain` drains nothing more)."""
         if self.balancer is None or not hosts:
             return []
         self.say(f"load balancer: {action} {', '.join(hosts)}")
+        if action == "drain":  # before the call: a failed drain may have taken some of them out already
+            self.drained += [h for h in hosts if h not in self.drained]
         try:
             getattr(self.balancer, action)(hosts)
         except Exception as exc:  # a balancer plugin's failure is the run's failure, not a crash
+            self.balancer_failed = self.balancer_failed or self.redact(str(exc))
             for host in hosts:
                 self._fail(host, f"balancer:{action}", str(exc))
             return hosts
+        if action == "enable":
+            self.drained = [h for h in self.drained if h not in hosts]
         return []
 
     def drain(self, batch: Sequence[str]) -> list[str]:
-        return self._balancer_call("drain", self._live(batch))
+        hosts = self._live(batch)
+        if self.balancer is not None and self.balancer_failed and hosts:
+            # the balancer failed earlier in this run: taking more servers out could leave it none
+            for host in hosts:
+                self._fail(host, "balancer:drain", f"not drained: the load balancer failed earlier: "
+                                                   f"{self.balancer_failed}")
+            return hosts
+        return self._balancer_call("drain", hosts)
 
     def enable(self, batch: Sequence[str]) -> list[str]:
-        # a host put back runs its old release again: it serves too
-        return self._balancer_call("enable", [h for h in batch if self.states[h].status in (PENDING, DONE, REVERTED)])
+        # a host put back runs its old release again: it serves too; one whose drain failed may be half out
+        return self._balancer_call("enable", [h for h in batch if self.states[h].status in (PENDING, DONE, REVERTED)
+                                              or (h in self.drained and self.states[h].step == "balancer:drain")])
+
+    def still_drained(self) -> list[DrainedServer]:
+        """The servers this run took out of the balancer and left out, each with the command that puts
+        it back; [] when the run went well (a strategy may leave servers out on purpose: blue/green's
+        idle colour)."""
+        if self.balancer is None or not self.drained:
+            return []
+        if not self.stopped and not any(s.failed for s in self.states.values()):
+            return []
+        left = [h for h in self.states if h in self.drained]
+        return [DrainedServer(h, put_back_commands(self.balancer, [h])) for h in left]
 
     def balancer_states(self) -> dict[str, str]:
         if self.balancer is None:
@@ -326,12 +362,19 @@ class Rollout(strategy_api.Rollout):
         record.health_seconds = time.monotonic() - health_started if self.settings.health_check else 0.0
         self.failures += len(failed)
         record.failed = sorted(set(failed))
-        go_on = self.failures <= self.settings.max_failures
+        go_on = self.failures <= self.settings.max_failures and not self.balancer_failed
         if not go_on and undo_batch:
-            self.stopped = f"{record.label} failed"
+            self.stopped = self.stopped or (f"{record.label}: the load balancer failed: {self.balancer_failed}"
+                                            if self.balancer_failed else f"{record.label} failed")
             self.revert(batch)
         if balancer:
-            self.enable(batch)
+            not_back = self.enable(batch)
+            if not_back:  # a batch that did not rejoin the balancer failed: draining the next could empty it
+                self.failures += len(set(not_back) - set(failed))
+                record.failed = sorted(set(failed) | set(not_back))
+                self.stopped = self.stopped or (f"{record.label}: the load balancer did not take "
+                                                f"{', '.join(not_back)} back; nothing more was drained")
+                go_on = False
         record.seconds = time.monotonic() - started
         return go_on
 

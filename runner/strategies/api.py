@@ -72,7 +72,9 @@ class Rollout(Protocol):
         A host whose change or health check fails is put back where it was.
         When the run's failures exceed ``settings.max_failures``, the rest of
         the batch is put back too (unless ``undo_batch`` is false) and False
-        is returned: the strategy should stop.
+        is returned: the strategy should stop. The balancer failing (a drain,
+        or an enable that leaves the batch out) also returns False, whatever
+        ``max_failures`` says: draining the next batch could leave it no server.
         """
 
     def stop(self, reason: str) -> None:
@@ -92,6 +94,9 @@ class Strategy(abc.ABC):
     description: ClassVar[str] = ""
     #: whether the strategy cannot work without a load balancer (blue/green)
     needs_balancer: ClassVar[bool] = False
+    #: whether the strategy takes hosts out of the balancer at all; when False the balancer is not
+    #: opened (an unreachable lb instance does not stop the run) and ``rollout.has_balancer`` is False
+    uses_balancer: ClassVar[bool] = True
 
     @abc.abstractmethod
     def deploy(self, rollout: Rollout) -> None:

@@ -14,6 +14,7 @@ class AllAtOnce(Strategy):
     name = "all_at_once"
     description = ("every host at once, left in the load balancer (taking them all out would leave it "
                    "nothing to serve); a host that fails is put back on its previous release")
+    uses_balancer = False
 
     def deploy(self, rollout: Rollout) -> None:
         rollout.step(rollout.hosts, undo_batch=False, balancer=False)
