@@ -26,8 +26,3 @@ if "paramiko" not in sys.modules and "invoke" not in sys.modules:
         import paramiko  # noqa: F401
     finally:
         del sys.modules["invoke"]
-
-# paramiko logs its transport thread's failures (a banner that never comes, a reset) with a traceback
-# through `logging`, which Python prints to stderr when nothing is configured; the runner reports each
-# of them as a HostError naming the host, so they stay out of the output unless an application logs them.
-logging.getLogger("paramiko").addHandler(logging.NullHandler())
