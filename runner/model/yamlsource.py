@@ -205,21 +205,28 @@ class _Converter:
                     where = _mark(self.path, source.start_mark)
                     self.errors.append(UserError("'<<' merge needs a mapping or a list of mappings", where))
                     continue
-                for name, value in self._mapping(source, key + ("<<",)).items():
+                scratch = self._scratch()
+                adopted = set()
+                for name, value in scratch._mapping(source, ()).items():
                     if name not in result:
                         result[name] = value
-                        self._adopt(key + ("<<", name), key + (name,))
-        if merged:
-            self._drop(key + ("<<",))
+                        adopted.add(name)
+                self._adopt(scratch, adopted, key)
         return result
 
-    def _adopt(self, old: KeyPath, new: KeyPath) -> None:
-        """Re-file the locations of a merged-in subtree under its new key path."""
-        for marks in (self.values, self.keys):
-            for path in [p for p in marks if p[: len(old)] == old]:
-                marks.setdefault(new + path[len(old):], marks[path])
+    def _scratch(self) -> "_Converter":
+        """A converter for a merged-in mapping: its own locations (to re-file), shared errors and aliases."""
+        scratch = _Converter(self.path)
+        scratch.errors = self.errors
+        scratch._active = self._active
+        return scratch
 
-    def _drop(self, prefix: KeyPath) -> None:
-        for marks in (self.values, self.keys):
-            for path in [p for p in marks if p[: len(prefix)] == prefix]:
-                del marks[path]
+    def _adopt(self, scratch: "_Converter", names: set[str], key: KeyPath) -> None:
+        """Re-file the locations of the merged-in entries ``names`` of ``scratch`` under ``key``.
+
+        ``scratch`` holds only the merged mapping's locations, so the cost is its size, not the document's.
+        """
+        for mine, theirs in ((self.values, scratch.values), (self.keys, scratch.keys)):
+            for path, where in theirs.items():
+                if path and path[0] in names:
+                    mine.setdefault(key + path, where)
