@@ -223,7 +223,7 @@ class HostRunner:
         apply = build_apply_script(resources, steps, token)
         self._verbose("apply", apply.script)
         self.opts.log(self.job.name, f"applying {len(included)} of {len(resources)} resources")
-        result = run_script(self.conn, apply.script, b"".join(apply.payloads))
+        result = run_script(self.conn, apply.script, apply.payload_chunks())
         self.outcome.remote_commands += 1
         outcomes, finished = parse_apply_output(result.stdout.decode("utf-8", "replace"), token)
         self._record(resources, diffs, steps, included, outcomes)

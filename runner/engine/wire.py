@@ -9,7 +9,9 @@ the command-line limit.
 
 from __future__ import annotations
 
+import itertools
 import shlex
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -27,9 +29,15 @@ def wrapper(script: bytes) -> str:
     )
 
 
-def run_script(conn: Connection, script: bytes, payload: bytes = b"") -> CommandResult:
-    """Run ``script`` on the connection's host; ``payload`` follows it on stdin for the script to read."""
-    return conn.run(wrapper(script), stdin=script + payload)
+def run_script(conn: Connection, script: bytes, payload: bytes | Iterable[bytes] = b"") -> CommandResult:
+    """Run ``script`` on the connection's host; ``payload`` follows it on stdin for the script to read.
+
+    ``payload`` is bytes, or chunks (e.g. files read as they are sent): then it is streamed, never
+    joined in memory.
+    """
+    if isinstance(payload, bytes):
+        return conn.run(wrapper(script), stdin=script + payload)
+    return conn.run(wrapper(script), stdin=itertools.chain((script,), payload))
 
 
 def quote_all(values: list[str]) -> str:

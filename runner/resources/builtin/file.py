@@ -9,6 +9,11 @@ plan can show a unified diff. A sensitive file never comes along.
 A symlink (or a fifo ...) in the way is replaced when the content is
 managed; a directory in the way, or a missing parent directory, fails the
 resource (like Chef: create the parent with ``directory`` first).
+
+A large ``source=`` file (over :data:`~runner.resources.payload.READ_LIMIT`) is
+never read into memory: its checksum is taken in chunks and it is streamed from
+disk to each host as a :class:`~runner.resources.payload.FilePayload`; the host
+checks its checksum before installing it, and a plan shows no diff for it.
 """
 
 from __future__ import annotations
@@ -16,12 +21,12 @@ from __future__ import annotations
 import base64
 import binascii
 import difflib
-import hashlib
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from runner.resources.api import Change, CompileContext, Resource, ResourceError, Step
 from runner.resources.builtin.pathprobe import PathProbed
+from runner.resources.payload import FilePayload, Payload, payload_sha256
 from runner.resources.builtin.shell import (
     UNCHANGED,
     check_account,
@@ -103,8 +108,9 @@ class File(PathProbed, Resource):
     properties: ClassVar[dict[str, Any]] = {"content": None, "source": None, "owner": None, "group": None,
                                             "mode": None}
 
-    #: the desired content; None = not managed (or not read yet: see :meth:`prepare`)
-    content: bytes | None
+    #: the desired content (a large source file: streamed from disk); None = not managed (or not read
+    #: yet: see :meth:`prepare`)
+    content: Payload | None
 
     # -- declaration ---------------------------------------------------------
 
@@ -128,9 +134,9 @@ class File(PathProbed, Resource):
 
     def prepare(self, ctx: CompileContext) -> None:
         if self.args.get("source") is not None and self.content is None:
-            self.content = ctx.read_file(self.args["source"])
+            self.content = ctx.payload_of(self.args["source"])
 
-    def _desired(self) -> bytes:
+    def _desired(self) -> Payload:
         if self.content is None:
             raise RuntimeError(f"{self.key}: content is not known yet: prepare() was not called")
         return self.content
@@ -207,7 +213,7 @@ class File(PathProbed, Resource):
         return changes + metadata_changes(self.mode, self.owner, self.group, state)
 
     def _desired_sha(self) -> str:
-        return hashlib.sha256(self._desired()).hexdigest()
+        return payload_sha256(self._desired())
 
     def _content_change(self, old: bytes | None, created: bool) -> Change:
         summary = "create" if created else "update content"
@@ -217,7 +223,10 @@ class File(PathProbed, Resource):
             return Change(summary if created else "content changed (sensitive)")
         if not created and old is None:  # too big or binary: the probe did not send it
             return Change(summary)
-        return Change(summary, unified_diff(self.path, old, self._desired()))
+        desired = self._desired()
+        if isinstance(desired, FilePayload):  # too big to show (and to read into memory)
+            return Change(summary)
+        return Change(summary, unified_diff(self.path, old, desired))
 
     # -- apply -------------------------------------------------------------------
 
@@ -236,10 +245,13 @@ class File(PathProbed, Resource):
         rewrite = self.manages_content and (state.type != "file" or self._desired_sha() != state.sha256)
         if rewrite:
             content = self._desired()
-            text = None if self.sensitive else inline_text(content)  # a sensitive one stays out of -v scripts
-            if text is not None:
+            text = None if self.sensitive or isinstance(content, FilePayload) else inline_text(content)
+            if text is not None:  # a sensitive one stays out of -v scripts
                 lines.append(install_payload(None, self.path, self.owner, self.group, self.mode, inline=text))
                 return Step("\n".join(lines))
+            if isinstance(content, FilePayload):  # read from disk as it was sent: it may have changed since
+                lines.append(f's=$(sha256sum <"$P0"); [ "${{s%% *}}" = {q(content.sha256())} ] || '
+                             f"{fail(f'{self.key}: source {content.path.name} changed while it was sent; run again')}")
             lines.append(install_payload('"$P0"', self.path, self.owner, self.group, self.mode))
             return Step("\n".join(lines), (content,))
         if not self.manages_content:
