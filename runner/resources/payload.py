@@ -43,6 +43,9 @@ class FilePayload:
     def __len__(self) -> int:
         return self.size
 
+    def __iter__(self) -> Iterator[bytes]:  # so it can be given as stdin (Iterable[bytes]) directly
+        return self.chunks()
+
     def chunks(self) -> Iterator[bytes]:
         """The file's first ``size`` bytes, in chunks.
 

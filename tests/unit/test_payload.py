@@ -76,18 +76,18 @@ def test_a_large_source_file_converges_byte_exact_and_then_stays(tmp_path: Path)
     data = _big(tmp_path / "files" / "big.bin", READ_LIMIT * 2 + 3)
     target = tmp_path / "out.bin"
 
-    def declared() -> File:
+    def declared() -> list[File]:  # with another path: probed together (probe_many)
         resource = File(str(target), source="big.bin", mode="0640")
         resource.prepare(_ctx(tmp_path / "files"))
-        return resource
+        return [resource, File(str(tmp_path / "small.txt"), content="small\n")]
 
-    resource = declared()
-    outcome, commands = converge_locally([resource])
+    outcome, commands = converge_locally(declared())
     assert not outcome.failed and outcome.resources[0].status == CHANGED and commands == 2
     assert target.read_bytes() == data and oct(target.stat().st_mode & 0o777) == "0o640"
+    assert (tmp_path / "small.txt").read_text() == "small\n"
     assert [c.diff for c in outcome.resources[0].changes] == [None]  # too big to show
-    outcome, commands = converge_locally([declared()])
-    assert outcome.resources[0].status == OK and commands == 1
+    outcome, commands = converge_locally(declared())
+    assert [r.status for r in outcome.resources] == [OK, OK] and commands == 1
 
 
 def test_a_source_file_changed_after_its_checksum_was_taken_fails_on_the_host(tmp_path: Path) -> None:
