@@ -93,9 +93,10 @@ class Step:
     ``script`` is POSIX sh. It may use ``"$P0"``, ``"$P1"`` ... for the paths of
     the ``payloads`` (sent on stdin, written to temporary files before any step
     runs): ``bytes``, or a :class:`~runner.resources.payload.FilePayload` for a
-    large local file, read from disk in chunks while it is sent. A non-zero exit status fails the resource. The script may
-    print ``@@unchanged`` on a line of its own when it found nothing to do
-    after all (state changed between probe and apply).
+    large local file, read from disk in chunks while it is sent. A non-zero
+    exit status fails the resource. The script may print ``@@unchanged`` on a
+    line of its own when it found nothing to do after all (state changed
+    between probe and apply).
     """
 
     script: str

@@ -26,7 +26,6 @@ from typing import Any, ClassVar
 
 from runner.resources.api import Change, CompileContext, Resource, ResourceError, Step
 from runner.resources.builtin.pathprobe import PathProbed
-from runner.resources.payload import FilePayload, Payload, payload_sha256
 from runner.resources.builtin.shell import (
     UNCHANGED,
     check_account,
@@ -41,6 +40,7 @@ from runner.resources.builtin.shell import (
     require_parent,
     stat_mode,
 )
+from runner.resources.payload import FilePayload, Payload, payload_sha256
 
 DIFF_LIMIT = 64 * 1024  # the largest old content the probe sends for a diff
 
