@@ -18,11 +18,12 @@ A notified action is subject to its resource's guards, as in Chef.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from runner.engine.probe import guard_shell
 from runner.resources.api import UNCHANGED_LINE, Resource, Step
+from runner.resources.payload import Payload, payload_chunks, payload_size
 
 UNCHANGED = UNCHANGED_LINE
 
@@ -41,12 +42,25 @@ class Entry:
 @dataclass
 class ApplyScript:
     script: bytes
-    payloads: list[bytes]
+    payloads: list[Payload]
     entries: list[Entry] = field(default_factory=list)
 
     @property
+    def payload_size(self) -> int:
+        """How many bytes follow the script on stdin."""
+        return sum(payload_size(p) for p in self.payloads)
+
+    def payload_chunks(self) -> Iterator[bytes]:
+        """What follows the script on stdin: every payload in order, in chunks (files read as sent).
+
+        Each call starts over, so every host reads its own way through the files."""
+        for payload in self.payloads:
+            yield from payload_chunks(payload)
+
+    @property
     def stdin(self) -> bytes:
-        return self.script + b"".join(self.payloads)
+        """The whole stdin in memory (for tests and small scripts; a run streams :meth:`payload_chunks`)."""
+        return self.script + b"".join(self.payload_chunks())
 
 
 def _block(entry: Entry, token: str, first_payload: int, check_failed: bool) -> list[str]:
@@ -90,14 +104,14 @@ def build_apply_script(
     :param resources: every resource of the host, by index (for guards and notifications).
     :param steps: (indices, step) in order: one resource, or a batch of resources sharing one step.
     """
-    payloads: list[bytes] = []
+    payloads: list[Payload] = []
     lines = ["#!/bin/sh", 'T="$1"', "cd /"]
     entries: list[Entry] = []
 
     def add(entry: Entry, check_failed: bool = True) -> list[str]:
         first = len(payloads)
         for k, data in enumerate(entry.step.payloads):
-            lines_payload.append(f'head -c {len(data)} > "$T/p{first + k}" || exit 125')
+            lines_payload.append(f'head -c {payload_size(data)} > "$T/p{first + k}" || exit 125')
             payloads.append(data)
         entries.append(entry)
         return _block(entry, token, first, check_failed)

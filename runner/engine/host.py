@@ -256,7 +256,7 @@ class HostRunner:
         self.opts.log(self.job.name, f"applying {len(included)} of {len(resources)} resources")
         self.applying = True
         try:
-            result = run_script(self.conn, apply.script, b"".join(apply.payloads))
+            result = run_script(self.conn, apply.script, apply.payload_chunks(), apply.payload_size)
         except CommandCutOff as exc:  # say which resource was running, and record those that were done
             self.outcome.remote_commands += 1
             text = exc.output.decode("utf-8", "replace")

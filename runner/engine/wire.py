@@ -17,10 +17,11 @@ runs the script as before, and says so with :data:`NO_SETSID` on stderr.
 
 from __future__ import annotations
 
+import itertools
 import shlex
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from runner.errors import HostError
@@ -68,20 +69,34 @@ def wrapper(script: bytes, payload: int | None = None) -> str:
     return _body(len(script), payload, False) + 'exit "$st"'
 
 
-def _open_stdin(data: bytes, ended: threading.Event) -> Iterator[bytes]:
-    """``data``, then nothing until ``ended``: stdin stays open while the command runs."""
-    for i in range(0, len(data), CHUNK):
-        yield data[i:i + CHUNK]
+def _open_stdin(chunks: Iterable[bytes], ended: threading.Event) -> Iterator[bytes]:
+    """``chunks`` (at most CHUNK bytes at a time), then nothing until ``ended``: stdin stays open while
+    the command runs."""
+    for data in chunks:
+        for i in range(0, len(data), CHUNK):
+            yield data[i:i + CHUNK]
     ended.wait()
 
 
-def run_script(conn: Connection, script: bytes, payload: bytes = b"") -> CommandResult:
-    """Run ``script`` on the connection's host; ``payload`` follows it on stdin for the script to read."""
+def run_script(conn: Connection, script: bytes, payload: bytes | Iterable[bytes] = b"",
+               size: int | None = None) -> CommandResult:
+    """Run ``script`` on the connection's host; ``payload`` follows it on stdin for the script to read.
+
+    ``payload`` is bytes, or chunks (files read as they are sent, never joined in memory) whose
+    total ``size`` is given.
+    """
+    if isinstance(payload, bytes):
+        size, chunks = len(payload), [payload]
+    elif size is None:
+        raise ValueError("a payload sent in chunks needs its size")
+    else:
+        chunks = payload
+    stdin = itertools.chain((script,), chunks)
     if not isinstance(conn, Connection):  # a stand-in (runner.testing.LocalConnection): stdin just ends
-        return conn.run(wrapper(script), stdin=script + payload)
+        return conn.run(wrapper(script), stdin=stdin)
     ended = threading.Event()
     try:
-        return conn.run(wrapper(script, len(payload)), stdin=_open_stdin(script + payload, ended))
+        return conn.run(wrapper(script, size), stdin=_open_stdin(stdin, ended))
     finally:
         ended.set()
 

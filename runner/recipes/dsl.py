@@ -8,6 +8,7 @@ files resolve there) and adds it to the run's collection.
 from __future__ import annotations
 
 from collections.abc import Callable, Container, Mapping
+from pathlib import Path
 from typing import Any
 
 from runner.cookbooks import RecipeRef
@@ -16,6 +17,7 @@ from runner.recipes.context import Node
 from runner.recipes.locate import caller_location
 from runner.recipes.templates import render
 from runner.resources.api import CompileContext, Resource, ResourceError
+from runner.resources.payload import READ_LIMIT, FilePayload
 
 
 def resource_function(
@@ -59,14 +61,31 @@ def compile_context(recipe: RecipeRef, template_scope: Mapping[str, Any]) -> Com
     def render_template(source: str, variables: Mapping[str, Any] | None = None) -> str:
         return render(cookbook, source, variables, template_scope)
 
-    def read_file(source: str) -> bytes:
+    def find_file(source: str) -> Path:
         path = cookbook.file(source)
         if path is None:
             root = cookbook.files_dir
             names = sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()) if root else []
             hint = f"it has: {', '.join(names)}" if names else "it has no files"
             raise UserError(f"file '{source}' not found in cookbook '{cookbook.name}'", hint=hint)
-        return path.read_bytes()
+        return path
+
+    def read_file(source: str) -> bytes:
+        return find_file(source).read_bytes()
+
+    def file_payload(source: str) -> bytes | FilePayload:
+        """Small files are read; a large one is streamed when sent (its checksum is taken here, in
+        chunks, so an unreadable file is the recipe's error, not a host's)."""
+        path = find_file(source)
+        try:
+            payload = FilePayload.of(path)
+            if payload.size <= READ_LIMIT:
+                return path.read_bytes()
+            payload.sha256()
+        except OSError as exc:
+            raise UserError(f"cannot read file '{source}' of cookbook '{cookbook.name}': "
+                            f"{exc.strerror or exc}") from None
+        return payload
 
     node = template_scope.get("node")
     return CompileContext(
@@ -75,5 +94,6 @@ def compile_context(recipe: RecipeRef, template_scope: Mapping[str, Any]) -> Com
         recipe_path=recipe.path,
         render_template=render_template,
         read_file=read_file,
+        file_payload=file_payload,
         node=node if isinstance(node, Node) else Node(),
     )

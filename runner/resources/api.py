@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+from runner.resources.payload import FilePayload, Payload
+
 TIMINGS = ("delayed", "immediately")
 COMMON_ARGS = ("action", "notifies", "subscribes", "only_if", "not_if", "sensitive", "ignore_failure")
 
@@ -89,14 +91,16 @@ class Step:
     """What the engine runs on the host for one resource (an apply or an action).
 
     ``script`` is POSIX sh. It may use ``"$P0"``, ``"$P1"`` ... for the paths of
-    the ``payloads`` (bytes sent on stdin, written to temporary files before
-    any step runs). A non-zero exit status fails the resource. The script may
-    print ``@@unchanged`` on a line of its own when it found nothing to do
-    after all (state changed between probe and apply).
+    the ``payloads`` (sent on stdin, written to temporary files before any step
+    runs): ``bytes``, or a :class:`~runner.resources.payload.FilePayload` for a
+    large local file, read from disk in chunks while it is sent. A non-zero
+    exit status fails the resource. The script may print ``@@unchanged`` on a
+    line of its own when it found nothing to do after all (state changed
+    between probe and apply).
     """
 
     script: str
-    payloads: tuple[bytes, ...] = ()
+    payloads: tuple[Payload, ...] = ()
 
 
 @dataclass
@@ -112,6 +116,15 @@ class CompileContext:
     render_template: Any  # callable(source: str, variables: dict) -> str; errors are UserErrors
     read_file: Any  # callable(source: str) -> bytes, from the cookbook's files/
     node: Mapping[str, Any] = field(default_factory=dict)
+    #: callable(source: str) -> bytes | FilePayload: a file of the cookbook's files/ as a payload, read
+    #: into memory when small, else streamed from disk when sent (None: only read_file is there)
+    file_payload: Any = None
+
+    def payload_of(self, source: str) -> bytes | FilePayload:
+        """A file of the cookbook's files/ as a step payload (see :attr:`file_payload`)."""
+        if self.file_payload is None:
+            return self.read_file(source)
+        return self.file_payload(source)
 
 
 class Resource(abc.ABC):

@@ -9,6 +9,11 @@ plan can show a unified diff. A sensitive file never comes along.
 A symlink (or a fifo ...) in the way is replaced when the content is
 managed; a directory in the way, or a missing parent directory, fails the
 resource (like Chef: create the parent with ``directory`` first).
+
+A large ``source=`` file (over :data:`~runner.resources.payload.READ_LIMIT`) is
+never read into memory: its checksum is taken in chunks and it is streamed from
+disk to each host as a :class:`~runner.resources.payload.FilePayload`; the host
+checks its checksum before installing it, and a plan shows no diff for it.
 """
 
 from __future__ import annotations
@@ -16,7 +21,6 @@ from __future__ import annotations
 import base64
 import binascii
 import difflib
-import hashlib
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -36,6 +40,7 @@ from runner.resources.builtin.shell import (
     require_parent,
     stat_mode,
 )
+from runner.resources.payload import FilePayload, Payload, payload_sha256
 
 DIFF_LIMIT = 64 * 1024  # the largest old content the probe sends for a diff
 
@@ -104,8 +109,9 @@ class File(PathProbed, Resource):
     properties: ClassVar[dict[str, Any]] = {"content": None, "source": None, "owner": None, "group": None,
                                             "mode": None}
 
-    #: the desired content; None = not managed (or not read yet: see :meth:`prepare`)
-    content: bytes | None
+    #: the desired content (a large source file: streamed from disk); None = not managed (or not read
+    #: yet: see :meth:`prepare`)
+    content: Payload | None
 
     # -- declaration ---------------------------------------------------------
 
@@ -129,9 +135,9 @@ class File(PathProbed, Resource):
 
     def prepare(self, ctx: CompileContext) -> None:
         if self.args.get("source") is not None and self.content is None:
-            self.content = ctx.read_file(self.args["source"])
+            self.content = ctx.payload_of(self.args["source"])
 
-    def _desired(self) -> bytes:
+    def _desired(self) -> Payload:
         if self.content is None:
             raise RuntimeError(f"{self.key}: content is not known yet: prepare() was not called")
         return self.content
@@ -218,7 +224,7 @@ class File(PathProbed, Resource):
         return "", f"rm -f -- {mark} 2>/dev/null || :"
 
     def _desired_sha(self) -> str:
-        return hashlib.sha256(self._desired()).hexdigest()
+        return payload_sha256(self._desired())
 
     def _content_change(self, old: bytes | None, created: bool, was_sensitive: bool = False) -> Change:
         summary = "create" if created else "update content"
@@ -230,7 +236,10 @@ class File(PathProbed, Resource):
             return Change("content changed (was sensitive)")
         if not created and old is None:  # too big or binary: the probe did not send it
             return Change(summary)
-        return Change(summary, unified_diff(self.path, old, self._desired()))
+        desired = self._desired()
+        if isinstance(desired, FilePayload):  # too big to show (and to read into memory)
+            return Change(summary)
+        return Change(summary, unified_diff(self.path, old, desired))
 
     # -- apply -------------------------------------------------------------------
 
@@ -249,12 +258,16 @@ class File(PathProbed, Resource):
         rewrite = self.manages_content and (state.type != "file" or self._desired_sha() != state.sha256)
         if rewrite:
             content = self._desired()
-            text = None if self.sensitive else inline_text(content)  # a sensitive one stays out of -v scripts
+            # a sensitive one stays out of -v scripts; a streamed one is never inline
+            text = None if self.sensitive or isinstance(content, FilePayload) else inline_text(content)
             mark, unmark = self._mark_steps()
             if text is not None:
                 write = install_payload(None, self.path, self.owner, self.group, self.mode, inline=text)
                 lines += [mark, write, unmark]
                 return Step("\n".join(line for line in lines if line))
+            if isinstance(content, FilePayload):  # read from disk as it was sent: it may have changed since
+                lines.append(f's=$(sha256sum <"$P0"); [ "${{s%% *}}" = {q(content.sha256())} ] || '
+                             f"{fail(f'{self.key}: source {content.path.name} changed while it was sent; run again')}")
             lines += [mark, install_payload('"$P0"', self.path, self.owner, self.group, self.mode), unmark]
             return Step("\n".join(line for line in lines if line), (content,))
         if not self.manages_content:

@@ -18,6 +18,7 @@ from typing import Any
 
 from runner.resources.api import Resource
 from runner.resources.builtin.shell import q
+from runner.resources.payload import payload_sha256
 
 DIFF_LIMIT = 64 * 1024
 _KINDS = {"regular file": "file", "regular empty file": "file", "directory": "directory",
@@ -44,7 +45,7 @@ def _sum_wanted(resource: Any) -> bool:
 
 def _want(resource: Any) -> str:
     content = getattr(resource, "content", None)
-    return hashlib.sha256(content).hexdigest() if content is not None else ""
+    return payload_sha256(content) if content is not None else ""  # a streamed file is hashed in chunks
 
 
 def probe_paths(resources: Sequence[Any]) -> str:
