@@ -124,7 +124,7 @@ class EventCompiler:
             out.append(self._internal(directory(f"{root}/databags", mode="0700")))
             for bag, text in sorted(app_databags(ctx, app.name).items()):
                 out.append(self._internal(file(f"{root}/databags/{bag}.json", content=text.encode(),
-                                               mode="0600", sensitive=True)))
+                                               mode="0600", sensitive=True, no_symlink=True)))
         return out
 
     def setup(self, inst: Instance) -> list[Resource]:
@@ -148,7 +148,8 @@ class EventCompiler:
         """The marker remembering the setup: written last, once everything before it succeeded."""
         marker = json.dumps({"stack": self.stack.name, "instance": inst.name}, sort_keys=True) + "\n"
         return [self._internal(self._type("directory")(MARKER_DIR, mode="0755")),
-                self._internal(self._type("file")(setup_marker(self.stack), content=marker.encode(), mode="0644"))]
+                self._internal(self._type("file")(setup_marker(self.stack), content=marker.encode(), mode="0644",
+                                                  no_symlink=True))]
 
     def configure(self, inst: Instance) -> list[Resource]:
         ctx = self.context(inst, CONFIGURE, DeploymentView(CONFIGURE))

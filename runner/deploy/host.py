@@ -127,6 +127,8 @@ class HostSteps:
             self.log(self.state.host, "warning: no flock on this host: this run is not locked against others")
         elif line != hostscripts.LOCKED:
             channel.close()
+            if hostscripts.IS_A_SYMLINK in line:  # a link planted at the lock (or its directory)
+                raise StepFailed(self.state.host, "lock", self.redact(line))
             raise StepFailed(self.state.host, "lock", f"another deploy, rollback or undeploy of {self.app} is "
                              f"running on this host ({hostscripts.lock_path(self.app)} is held); "
                              "try again when it has ended")

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from runner.deploy.releases import INSPECT_CURRENT, INSPECT_RELEASE
+from runner.engine.hostlock import IS_A_SYMLINK
 
 STEP = "@@step"
 SOURCE = "@@source"
@@ -21,7 +22,12 @@ SHARED_DIRS = ("config", "log", "pids", "system")
 UNDEPLOYED_DIR = "/var/lib/runner/undeployed"
 LOCK_DIR = "/var/lib/runner/locks"
 LOCKED, NO_LOCK = "@@locked", "@@nolock"
+#: how a script refuses a path that someone else made a symlink (lock_command prints it as its first line)
 q = shlex.quote
+#: sh function: exit 1, naming the first of its arguments that is a symlink (nothing runner did not make
+#: itself may be one: a link planted under /srv/<app> or /var/lib/runner would have root write through it)
+NO_LINKS = ('runner_nolink() { for p; do if [ -L "$p" ]; then '
+            f"printf 'runner: %s {IS_A_SYMLINK}\\n' \"$p\" >&2; exit 1; fi; done; }}")
 
 
 def app_root(app: str) -> str:
@@ -40,17 +46,43 @@ def _head(app: str, release: str | None = None) -> list[str]:
     return lines
 
 
+def _guarded_head(app: str, release: str | None = None) -> list[str]:
+    """:func:`_head` for a script that writes: refuses when the app root or its releases/ is a symlink."""
+    return _head(app, release) + [NO_LINKS, 'runner_nolink "$A" "$A/releases"']
+
+
 def _step(name: str) -> str:
     return f"printf '%s %s\\n' {STEP} {q(name)}"
 
 
 def _write_file(path_expr: str, content: str, mode: str) -> list[str]:
-    """Write ``content`` (quoted into the script) to ``path_expr`` atomically: temp file, then rename."""
+    """Write ``content`` (quoted into the script) to ``path_expr`` atomically: temp file, then rename.
+
+    A symlink at the path is refused; the temp file is created with noclobber
+    (O_EXCL: a link planted at its name fails the write) and renamed with
+    ``mv -T``, which replaces the path itself rather than moving into a
+    directory it points at. Needs :data:`NO_LINKS` defined.
+    """
     return [
+        f'runner_nolink "{path_expr}"',
         f'tmp="{path_expr}.tmp.$$"',
-        f'printf %s {q(content)} > "$tmp"',
+        'rm -f "$tmp"',
+        f'(set -C; printf %s {q(content)} > "$tmp")',
         f'chmod {mode} "$tmp"',
-        f'mv -f "$tmp" "{path_expr}"',
+        f'mv -Tf "$tmp" "{path_expr}"',
+    ]
+
+
+def _append_file(path_expr: str, line: str, before: str = "") -> list[str]:
+    """Append ``line`` to ``path_expr`` without following a link: the old content (then ``before``, a
+    file copied too when it exists) and the line go to a new temp file that is renamed over the path."""
+    copy = f'if [ -f "{before}" ]; then cat "{before}"; fi; ' if before else ""
+    return [
+        f'runner_nolink "{path_expr}"' + (f' "{before}"' if before else ""),
+        f'tmp="{path_expr}.tmp.$$"',
+        'rm -f "$tmp"',
+        f'(set -C; {{ if [ -f "{path_expr}" ]; then cat "{path_expr}"; fi; {copy}printf %s {q(line)}; }} > "$tmp")',
+        f'mv -Tf "$tmp" "{path_expr}"',
     ]
 
 
@@ -62,7 +94,7 @@ def _write_metas(metas: dict[str, dict[str, Any]]) -> list[str]:
     """Rewrite the .release.json of each release in ``metas`` that exists (ids are ours: digits only)."""
     lines = []
     for rid, meta in metas.items():
-        lines += [f'if [ -d "$A/releases/"{q(rid)} ]; then'] + [
+        lines += [f'runner_nolink "$A/releases/"{q(rid)}', f'if [ -d "$A/releases/"{q(rid)} ]; then'] + [
             "  " + line for line in _write_file(f"$A/releases/{rid}/.release.json", _release_json(meta), "0644")
         ] + ["fi"]
     return lines
@@ -94,7 +126,9 @@ def lock_command(app: str, host_lock: str = "") -> str:
     on a host without flock.
     """
     inner = f"echo {LOCKED}; exec cat >/dev/null"
-    return (f"{host_lock}mkdir -p {q(LOCK_DIR)} && if command -v flock >/dev/null 2>&1; then "
+    links = " ".join(q(p) for p in (LOCK_DIR.rsplit("/", 1)[0], LOCK_DIR, lock_path(app)))
+    return (f"for p in {links}; do if [ -L \"$p\" ]; then echo \"runner: $p {IS_A_SYMLINK}\"; exit 1; fi; done; "
+            f"{host_lock}mkdir -p {q(LOCK_DIR)} && if command -v flock >/dev/null 2>&1; then "
             f"exec flock -n {q(lock_path(app))} sh -c {q(inner)}; else echo {NO_LOCK}; exec cat >/dev/null; fi")
 
 
@@ -123,16 +157,19 @@ def stage_script(app: str, release: str, meta: dict[str, Any], env_size: int, pa
     stdin after the script: ``env_size`` bytes of environment file, then the
     source's tar.gz (``payload_size`` bytes) unless ``remote_fetch`` fetches it on the host.
     """
-    lines = _head(app, release) + [
+    lines = _guarded_head(app, release) + [
         _step("prepare"),
+        'runner_nolink "$A/shared" ' + " ".join(f'"$A/shared/{d}"' for d in SHARED_DIRS) + ' "$A/deployments.log"',
         'mkdir -p "$A/releases"',
         *(f'mkdir -p "$A/shared/{d}"' for d in SHARED_DIRS),
         'mkdir "$R"',  # fails when the id exists: a release is never written twice
         *_write_file("$R/.release.json", _release_json(meta), "0644"),
         _step("environment"),
+        'runner_nolink "$A/shared/config/environment"',
         'tmp="$A/shared/config/environment.tmp.$$"',
-        f'(umask 077; head -c {env_size} > "$tmp")',
-        'mv -f "$tmp" "$A/shared/config/environment"',
+        'rm -f "$tmp"',
+        f'(umask 077; set -C; head -c {env_size} > "$tmp")',
+        'mv -Tf "$tmp" "$A/shared/config/environment"',
         _step("source"),
     ]
     if remote_fetch is None:
@@ -147,6 +184,7 @@ def stage_script(app: str, release: str, meta: dict[str, Any], env_size: int, pa
                   f"printf '%s %s %s\\n' {SOURCE} \"${{sum:--}}\" \"${{rev:--}}\""]
     lines += [
         _step("shared"),
+        *_release_links_inside(),
         'rm -rf "$R/log" "$R/tmp/pids" "$R/public/system"',
         'mkdir -p "$R/tmp" "$R/public" "$R/config"',
         'ln -s "$A/shared/log" "$R/log"',
@@ -164,11 +202,20 @@ def stage_script(app: str, release: str, meta: dict[str, Any], env_size: int, pa
     return "\n".join(lines) + "\n"
 
 
+def _release_links_inside() -> list[str]:
+    """Refuse a release holding a symlink that resolves outside it (a remote fetch is not checked on the
+    laptop; see runner.sources.links); before the links to shared/ are made."""
+    check = ('r=$(realpath -- "$0"); for l; do t=$(realpath -m -- "$l" 2>/dev/null || true); case "$t" in '
+             '"$r"|"$r"/*) ;; *) printf "runner: release symlink %s -> %s points outside the release\\n" '
+             '"${l#"$0"/}" "$(readlink -- "$l")" >&2; exit 1 ;; esac; done')
+    return [f'find "$R" -type l -exec sh -c {q(check)} "$R" {{}} +']
+
+
 def switch_script(app: str, release: str | None, metas: dict[str, dict[str, Any]],
                   hook: str | None = None) -> str:
     """Point ``current`` at ``release`` atomically (None: remove it), rewrite the given
     releases' .release.json, then run ``hook`` of the new release if given."""
-    lines = _head(app, release) + _write_metas(metas)
+    lines = _guarded_head(app, release) + _write_metas(metas)
     lines.append(_step("switch"))
     if release is None:
         lines.append('rm -f "$A/current"')
@@ -185,12 +232,13 @@ def switch_script(app: str, release: str | None, metas: dict[str, dict[str, Any]
 
 def hook_script(app: str, release: str, hook: str, metas: dict[str, dict[str, Any]] | None = None) -> str:
     """Run one hook of ``release``, after rewriting the given releases' .release.json."""
-    return "\n".join(_head(app, release) + _write_metas(metas or {}) + _hook(hook)) + "\n"
+    return "\n".join(_guarded_head(app, release) + _write_metas(metas or {}) + _hook(hook)) + "\n"
 
 
 def remove_releases_script(app: str, remove: Sequence[str]) -> str:
     """Delete releases (a joining host's leftover of an earlier attempt, before it is staged again)."""
-    return "\n".join(_head(app) + [_step("remove")] + [f'rm -rf "$A/releases/"{q(rid)}' for rid in remove]) + "\n"
+    removes = [f'rm -rf "$A/releases/"{q(rid)}' for rid in remove]
+    return "\n".join(_guarded_head(app) + [_step("remove")] + removes) + "\n"
 
 
 def release_tar_script(app: str, release: str) -> str:
@@ -207,10 +255,10 @@ def release_tar_script(app: str, release: str) -> str:
 
 def finish_script(app: str, remove: Sequence[str], log_entry: dict[str, Any]) -> str:
     """Delete old releases and append one line to deployments.log."""
-    lines = _head(app) + [_step("keep_releases")]
+    lines = _guarded_head(app) + [_step("keep_releases")]
     for rid in remove:
         lines.append(f'rm -rf "$A/releases/"{q(rid)}')
-    lines += [_step("log"), f'printf %s {q(json.dumps(log_entry, sort_keys=True) + chr(10))} >> "$A/deployments.log"']
+    lines += [_step("log"), *_append_file("$A/deployments.log", json.dumps(log_entry, sort_keys=True) + "\n")]
     return "\n".join(lines) + "\n"
 
 
@@ -234,11 +282,13 @@ def undeploy_script(app: str, log_entry: dict[str, Any]) -> str:
     """Keep the app's deployments.log (plus this undeploy) under /var/lib/runner, then remove /srv/<app>."""
     keep = undeployed_log(app)
     line = json.dumps(log_entry, sort_keys=True) + "\n"
+    runner_dir = UNDEPLOYED_DIR.rsplit("/", 1)[0]
     return "\n".join(_head(app) + [
+        NO_LINKS,
         _step("log"),
+        f'runner_nolink "$A" {q(runner_dir)} {q(UNDEPLOYED_DIR)}',
         f"mkdir -p {q(UNDEPLOYED_DIR)}",
-        f'if [ -f "$A/deployments.log" ]; then cat "$A/deployments.log" >> {q(keep)}; fi',
-        f"printf %s {q(line)} >> {q(keep)}",
+        *_append_file(keep, line, before="$A/deployments.log"),
         _step("remove"),
         'rm -rf "$A"',
     ]) + "\n"

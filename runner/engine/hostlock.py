@@ -27,6 +27,8 @@ from typing import Any
 from runner.engine.wire import LOCKED, NO_LOCK
 
 HOST_LOCK = "/var/lib/runner/run.lock"
+#: how a planted link in the lock's path is refused (the same words as the deploy scripts')
+IS_A_SYMLINK = "is a symlink: refusing to write through it"
 BUSY = "@@busy"
 BUSY_STATUS = 75
 
@@ -53,7 +55,9 @@ def take_shell(who: str, shared: bool = False, quiet: bool = False) -> str:
     q, path = shlex.quote, shlex.quote(HOST_LOCK)
     mode = "-s " if shared else ""
     said, unsaid = ("", "") if quiet else (f"echo {LOCKED}; ", f"echo {NO_LOCK}; ")
+    links = " ".join(q(p) for p in (os.path.dirname(HOST_LOCK), HOST_LOCK))
     return (
+        f"for p in {links}; do if [ -L \"$p\" ]; then echo \"runner: $p {IS_A_SYMLINK}\"; exit 1; fi; done; "
         f"mkdir -p {q(os.path.dirname(HOST_LOCK))} || exit 125; "
         f"if command -v flock >/dev/null 2>&1; then exec 9>>{path}; "
         f"if ! flock {mode}-n 9; then printf '%s %s\\n' {BUSY} \"$(head -c 400 {path} | tr -d '\\n')\"; "
@@ -64,7 +68,9 @@ def take_shell(who: str, shared: bool = False, quiet: bool = False) -> str:
 
 
 def busy_message(line: str) -> str:
-    """What a refused run says, from the BUSY line of :func:`take_shell`."""
+    """What a refused run says, from the BUSY line of :func:`take_shell` (or the line saying why it could not)."""
+    if not line.startswith(BUSY):
+        return line
     who = line[len(BUSY):].strip() or "(it has not said who it is yet)"
     return f"another run holds this host ({HOST_LOCK}): {who}; try again when it has ended"
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 import abc
 import contextlib
 import os
+import tarfile
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -35,6 +36,7 @@ from runner.errors import Location, UserError
 from runner.model.fields import suggest
 from runner.model.sources import SourceDeclaration, SourceKey, SourceProblem
 from runner.model.stack import App, Stack
+from runner.sources.links import escaping_link, payload_links
 
 __all__ = ["AppSourceType", "PreparedSource", "SourceContext", "SourceKey", "SourceProblem", "prepare_source"]
 
@@ -152,4 +154,23 @@ def prepare_source(app: App, stack: Stack, cache_dir: Path,
         raise UserError(f"unknown app source type '{app.source.type}'", source.where("type"),
                         suggest(app.source.type, list(types), list_all=True) or "no app source plugin is loaded")
     handler = kind()
-    return handler.prepare_remote(source) if source.remote else handler.prepare(source)
+    prepared = handler.prepare_remote(source) if source.remote else handler.prepare(source)
+    check_release_links(source, prepared)  # whatever the type: no payload may link outside the release
+    return prepared
+
+
+def check_release_links(source: SourceContext, prepared: PreparedSource) -> None:
+    """Refuse a payload holding a symlink that points outside the release (UserError naming app, link, target)."""
+    if prepared.payload is None:
+        return
+    try:
+        links = payload_links(prepared.payload)
+    except (tarfile.TarError, OSError, EOFError) as exc:
+        raise UserError(f"app '{source.app.name}': {prepared.description} did not give a .tar.gz payload ({exc})",
+                        source.where()) from None
+    found = escaping_link(links)
+    if found is not None:
+        name, target = found
+        raise UserError(f"app '{source.app.name}': {prepared.description}: symlink '{name}' -> '{target}' points "
+                        "outside the release: refusing it", source.where(),
+                        hint="a release may only link to its own files (a relative target that stays inside it)")

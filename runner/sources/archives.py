@@ -3,8 +3,9 @@
 :func:`archive_entries` is used on the laptop and shipped verbatim to the
 host for ``fetch: remote``, so both ways give the same tree: members with an
 absolute path or a ``..`` component, or below a symlink of the archive, are
-refused; an archive whose members all live in one top-level directory (as
-GitHub's archives do) has that directory stripped.
+refused, and so are symlinks pointing outside the tree; an archive whose
+members all live in one top-level directory (as GitHub's archives do) has
+that directory stripped.
 """
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ from pathlib import Path
 from runner.errors import UserError
 from runner.sources.api import PreparedSource, SourceContext
 from runner.sources.http import download
+from runner.sources.links import escaping_link
 from runner.sources.tarpack import Entry, Packer, file_sha256
 
-# archive_entries and unpack are sent to the host as they are (see remote_python):
+# escaping_link, archive_entries and unpack are sent to the host as they are (see remote_python):
 # they import what they need and use nothing else of this module.
 
 
@@ -30,7 +32,8 @@ def archive_entries(path: str) -> Iterator[Entry]:
     kind is "dir", "file" or "symlink"; data is the file's bytes, the symlink's
     target, or None. Sorted by name. Raises ValueError for a member with an
     absolute path or a ``..`` component, one below a symlink of the archive,
-    or a device or fifo. If every member lives in one top-level directory,
+    a device or fifo, or a symlink pointing outside the archive's tree
+    (see :func:`runner.sources.links.escaping_link`). If every member lives in one top-level directory,
     that directory is stripped.
     """
     import stat
@@ -75,11 +78,19 @@ def archive_entries(path: str) -> Iterator[Entry]:
         for end in range(1, len(parts)):
             if "/".join(parts[:end]) in links:
                 raise ValueError(f"archive member {'/'.join(parts)!r} is below a symlink: refusing to unpack it")
+    targets = {}
+    for parts, kind, _, read in cleaned:
+        if kind == "symlink":
+            target = read()
+            text = target.decode("utf-8", "surrogateescape") if isinstance(target, bytes) else target
+            targets["/".join(parts)] = text
+    escaping = escaping_link(targets)
+    if escaping is not None:
+        raise ValueError(f"symlink {escaping[0]!r} -> {escaping[1]!r} points outside the release: "
+                         "refusing to unpack it")
     for parts, kind, mode, read in sorted(cleaned, key=lambda member: member[0]):
-        data = read()
-        if kind == "symlink" and isinstance(data, bytes):
-            data = data.decode("utf-8", "surrogateescape")
-        yield "/".join(parts), kind, mode, data
+        name = "/".join(parts)
+        yield name, kind, mode, targets[name] if kind == "symlink" else read()
 
 
 def unpack(path: str, destination: str) -> None:
@@ -105,7 +116,7 @@ def unpack(path: str, destination: str) -> None:
 
 def remote_python(main: str) -> str:
     """A python3 program for the host: the shipped functions (archive reader, unpacker, download) and ``main``."""
-    functions = "\n\n".join(inspect.getsource(f) for f in (archive_entries, unpack, download))
+    functions = "\n\n".join(inspect.getsource(f) for f in (escaping_link, archive_entries, unpack, download))
     return (f"from __future__ import annotations\nimport sys\n\n{functions}\n\n"
             f"try:\n    {main}\nexcept Exception as exc:\n    sys.exit('runner: %s' % exc)\n")
 
@@ -121,7 +132,7 @@ def repacked(source: SourceContext, description: str, archive: Path, revision: s
         for name, entry_kind, mode, data in archive_entries(str(archive)):
             packer.add(name, entry_kind, mode, data)
     except ValueError as exc:
-        raise UserError(f"{description}: {exc}", source.where(key)) from None
+        raise UserError(f"app '{source.app.name}': {description}: {exc}", source.where(key)) from None
     except (tarfile.TarError, OSError, EOFError) as exc:
         raise UserError(f"{description} is not a .tar.gz, .tgz, .tar or .zip archive ({exc})",
                         source.where(key)) from None

@@ -168,7 +168,7 @@ def test_apply_writes_content_atomically() -> None:
     step = sensitive.apply(FILE_OLD, sensitive.diff(FILE_OLD))
     assert step.payloads == (b"hi\n",) and 'cat -- "$P0" >"$runner_t"' in step.script
     assert "chmod -- 0755 \"$runner_t\"" in step.script and "umask" not in step.script
-    assert 'mv -f -- "$runner_t" "$runner_p"' in step.script
+    assert 'mv -Tf -- "$runner_t" "$runner_p"' in step.script
     assert "parent directory /etc does not exist" in step.script
     assert "mkdir" not in step.script  # a missing parent fails, as in Chef
 
@@ -233,4 +233,4 @@ def test_a_file_last_written_sensitive_never_shows_its_old_content() -> None:
     secret = File(PATH, content="password=s3cr3t\n", sensitive=True)
     assert mark not in secret.probe()
     written = secret.apply(state, secret.diff(state)).script
-    assert written.index(f": >{mark}") < written.index('mv -f -- "$runner_t" "$runner_p"')  # marked first
+    assert written.index(f": >{mark}") < written.index('mv -Tf -- "$runner_t" "$runner_p"')  # marked first

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from runner.resources.api import Change, Resource, ResourceError, Step
-from runner.resources.builtin.file import _int, metadata_changes
+from runner.resources.builtin.file import IS_A_SYMLINK, _int, metadata_changes
 from runner.resources.builtin.pathprobe import PathProbed
 from runner.resources.builtin.shell import (
     UNCHANGED,
@@ -108,7 +108,8 @@ class Directory(PathProbed, Resource):
         lines = []
         if not self.recursive:
             lines.append(require_parent(self.path, self.key))
-        lines.append(f"if [ -L {p} ] || {{ [ -e {p} ] && [ ! -d {p} ]; }}; then "
+        lines.append(f"if [ -L {p} ]; then {fail(f'{self.key}: {self.path} {IS_A_SYMLINK}')}; fi")
+        lines.append(f"if [ -e {p} ] && [ ! -d {p} ]; then "
                      f"{fail(f'{self.key}: {self.path} exists and is not a directory')}; fi")
         mkdir = f"mkdir {'-p ' if self.recursive else ''}"
         if self.mode is not None:  # a new directory gets its mode from mkdir: one process, not two

@@ -7,8 +7,10 @@ small text file (<= 64 KiB, no NUL byte) comes along, base64-encoded, so a
 plan can show a unified diff. A sensitive file never comes along.
 
 A symlink (or a fifo ...) in the way is replaced when the content is
-managed; a directory in the way, or a missing parent directory, fails the
-resource (like Chef: create the parent with ``directory`` first).
+managed (with ``no_symlink=True``, as runner's own files under /srv and
+/var/lib/runner are declared, a symlink there fails the resource instead);
+a directory in the way, or a missing parent directory, fails the resource
+(like Chef: create the parent with ``directory`` first).
 
 A large ``source=`` file (over :data:`~runner.resources.payload.READ_LIMIT`) is
 never read into memory: its checksum is taken in chunks and it is streamed from
@@ -43,6 +45,7 @@ from runner.resources.builtin.shell import (
 from runner.resources.payload import FilePayload, Payload, payload_sha256
 
 DIFF_LIMIT = 64 * 1024  # the largest old content the probe sends for a diff
+IS_A_SYMLINK = "is a symlink: refusing to write through it"
 
 
 @dataclass(frozen=True)
@@ -107,7 +110,7 @@ class File(PathProbed, Resource):
     actions = ("create", "delete")
     default_action = "create"
     properties: ClassVar[dict[str, Any]] = {"content": None, "source": None, "owner": None, "group": None,
-                                            "mode": None}
+                                            "mode": None, "no_symlink": False}
 
     #: the desired content (a large source file: streamed from disk); None = not managed (or not read
     #: yet: see :meth:`prepare`)
@@ -120,6 +123,9 @@ class File(PathProbed, Resource):
         self.owner = None if self.args["owner"] is None else check_account(self.args["owner"], self.key, "owner")
         self.group = None if self.args["group"] is None else check_account(self.args["group"], self.key, "group")
         self.mode = normalise_mode(self.args["mode"], self.key)
+        self.no_symlink = self.args.get("no_symlink", False)  # a subclass (template) may not declare it
+        if not isinstance(self.no_symlink, bool):
+            raise ResourceError(f"{self.key}: no_symlink must be True or False")
         self.validate_content()
 
     def validate_content(self) -> None:
@@ -255,6 +261,8 @@ class File(PathProbed, Resource):
             require_parent(self.path, self.key),
             f"if [ -d {p} ] && [ ! -L {p} ]; then {fail(f'{self.key}: {self.path} is a directory')}; fi",
         ]
+        if self.no_symlink:
+            lines.append(f"if [ -L {p} ]; then {fail(f'{self.key}: {self.path} {IS_A_SYMLINK}')}; fi")
         rewrite = self.manages_content and (state.type != "file" or self._desired_sha() != state.sha256)
         if rewrite:
             content = self._desired()

@@ -154,7 +154,8 @@ def install_payload(payload: str | None, path: str, owner: Any = None, group: An
     temporary name is fixed per run and target and created with noclobber
     (O_EXCL), so a file or symlink planted there makes the write fail rather
     than follow it; a leftover of an earlier run is removed and the create
-    retried. When no owner/group/mode is given, an existing regular file keeps
+    retried. ``mv -T`` replaces a symlink at the path itself, never moving the
+    file into a directory the link points at. When no owner/group/mode is given, an existing regular file keeps
     its own (a new file gets 0644, owned by the running user).
     """
     if (payload is None) == (inline is None):
@@ -173,7 +174,7 @@ def install_payload(payload: str | None, path: str, owner: Any = None, group: An
     if keep:
         commands.append("if [ -f \"$runner_p\" ] && [ ! -L \"$runner_p\" ]; then " + " && ".join(keep) + "; fi")
     commands += ["set +C", *chown_chmod('"$runner_t"', owner, group, mode if umask is None else None),
-                 "mv -f -- \"$runner_t\" \"$runner_p\""]
+                 "mv -Tf -- \"$runner_t\" \"$runner_p\""]
     return "\n".join([
         f"runner_p={q(path)}",
         f"runner_t={q(parent_of(path) + '/.runner-')}\"$$\"-{tag}",
