@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import pytest
+from net_support import listening_port
 from test_converge import stack_config, write_cookbook
 
 from runner.errors import HostError
@@ -160,31 +161,8 @@ def test_a_command_timeout_names_the_resource_that_was_running(docker_hosts, tmp
 @pytest.fixture
 def mute_listener():
     """A port on 127.0.0.1 that accepts connections and never says a word (until the test ends)."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(16)
-    server.settimeout(0.2)
-    stop = threading.Event()
-    held: list[socket.socket] = []
-
-    def serve() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = server.accept()
-            except OSError:
-                continue
-            held.append(conn)
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield server.getsockname()[1]
-    finally:
-        stop.set()
-        thread.join(5)
-        for conn in held:
-            conn.close()
-        server.close()
+    with listening_port(hang_up=False) as port:
+        yield port
 
 
 def _static_stack(tmp_path: Path, port: int) -> Path:

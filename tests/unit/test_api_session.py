@@ -8,12 +8,12 @@ SSH connection fails: what a run does with hosts that fail.
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 from pathlib import Path
 
 import pytest
+from net_support import listening_port
 
 from runner import hookimpl
 from runner.api import HostFinished, Progress, RunFinished, RunStarted, Session, UserError
@@ -24,26 +24,8 @@ from runner.ssh.group import HostGroup
 @pytest.fixture
 def mute_port():
     """A port on 127.0.0.1 that accepts connections and closes them (until the test ends)."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(16)
-    server.settimeout(0.2)
-    stop = threading.Event()
-
-    def serve() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = server.accept()
-            except OSError:
-                continue
-            conn.close()
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    yield server.getsockname()[1]
-    stop.set()
-    thread.join(5)
-    server.close()
+    with listening_port(hang_up=True) as port:
+        yield port
 
 
 def write_stack(tmp_path: Path, port: int = 9, extra: str = "") -> Path:
