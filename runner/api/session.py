@@ -59,7 +59,7 @@ class Session(SessionBase):
         path = Path(path)
         if not path.exists():
             raise UserError(f"{path}: no such stack file", hint="give one with -f FILE, or run where stack.yml is")
-        stack = load_and_validate(path, known_providers=set(registry.providers),
+        stack = load_and_validate(path, known_providers=dict(registry.providers),
                                   known_strategies=set(registry.strategies) or None,
                                   known_balancers=set(registry.load_balancers) or None,
                                   known_sources={n: t.declaration() for n, t in registry.app_sources.items()})

@@ -11,8 +11,9 @@ cookbooks, so it lives with them, one layer above the model.
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from runner.cookbooks.cookbook_set import CookbookSet, RecipeRef
 from runner.errors import Location, UserError, UserErrors
@@ -21,17 +22,22 @@ from runner.model.loader import error_position, read_stack
 from runner.model.sources import SourceDeclaration
 from runner.model.stack import Stack
 
+if TYPE_CHECKING:
+    from runner.providers.api import Provider
+
 
 def validate_stack(
     stack: Stack,
     cookbooks: CookbookSet,
-    known_providers: set[str] | None = None,
+    known_providers: Collection[str] | Mapping[str, type[Provider]] | None = None,
     known_strategies: set[str] | None = None,
     known_balancers: set[str] | None = None,
 ) -> list[UserError]:
     """Every problem found, each located in the stack file or a recipe file.
 
-    :param known_providers: provider names the plugins offer; None skips the check.
+    :param known_providers: provider names the plugins offer; None skips the check. Given as
+        a mapping of names to provider classes, the stack's provider also checks its
+        ``provider_options`` (:meth:`runner.providers.api.Provider.check_options`).
     :param known_strategies: deployment strategy names; None skips the check.
     :param known_balancers: load balancer types; None skips the check.
     """
@@ -53,6 +59,8 @@ def validate_stack(
                 suggest(stack.provider, sorted(known_providers), list_all=True) or "no provider plugin is installed",
             )
         )
+    elif isinstance(known_providers, Mapping):
+        errors.extend(known_providers[stack.provider].check_options(stack))
     if known_strategies is not None:
         for app in stack.apps.values():
             strategy = app.deploy.strategy
@@ -137,7 +145,7 @@ def include_calls(path: Path) -> Iterator[tuple[str, Location]]:
 
 def load_and_validate(
     path: str | Path,
-    known_providers: set[str] | None = None,
+    known_providers: Collection[str] | Mapping[str, type[Provider]] | None = None,
     known_strategies: set[str] | None = None,
     known_balancers: set[str] | None = None,
     known_sources: Mapping[str, SourceDeclaration] | None = None,

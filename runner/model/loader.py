@@ -244,6 +244,7 @@ class _Builder:
                 key=d.key,
                 custom_json=d.custom_json,
                 ports=d.ports,
+                provider_options=d.provider_options,
                 location=d.check.key_at(("instances", d.name)),
             )
             for d in drafts

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +14,12 @@ from runner.model.lifecycle import LIFECYCLE_EVENTS
 from runner.model.stack import Layer
 from runner.model.yamlsource import KeyPath
 
-LAYER_KEYS: tuple[str, ...] = ("recipes", "packages", "custom_json", "auto_healing", "shutdown_timeout")
-INSTANCE_KEYS: tuple[str, ...] = ("layers", "hostname", "address", "port", "user", "key", "custom_json", "ports")
+LAYER_KEYS: tuple[str, ...] = (
+    "recipes", "packages", "custom_json", "auto_healing", "shutdown_timeout", "provider_options",
+)
+INSTANCE_KEYS: tuple[str, ...] = (
+    "layers", "hostname", "address", "port", "user", "key", "custom_json", "ports", "provider_options",
+)
 
 _RECIPE = re.compile(r"^[A-Za-z0-9_-]+(::[A-Za-z0-9_-]+)?$")
 
@@ -34,6 +38,7 @@ def build_layer(check: Checker, name: str, raw: Any) -> Layer:
         shutdown_timeout=check.get(
             raw, path + ("shutdown_timeout",), lambda p, v: check.number(p, v, minimum=0), 120.0
         ),
+        provider_options=check.get(raw, path + ("provider_options",), check.free_mapping, {}),
         location=check.key_at(path),
     )
 
@@ -81,6 +86,7 @@ class InstanceDraft:
     custom_json: dict[str, Any]
     check: Checker
     ports: tuple[int, ...] = ()
+    provider_options: dict[str, Any] = field(default_factory=dict)
 
 
 def read_instance(check: Checker, name: str, raw: Any, layers: list[str]) -> InstanceDraft:
@@ -99,6 +105,7 @@ def read_instance(check: Checker, name: str, raw: Any, layers: list[str]) -> Ins
         custom_json=check.get(raw, path + ("custom_json",), check.free_mapping, {}),
         check=check,
         ports=check.get(raw, path + ("ports",), lambda p, v: service_ports(check, p, v), ()),
+        provider_options=check.get(raw, path + ("provider_options",), check.free_mapping, {}),
     )
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from runner.errors import Location
+from runner.model.merge import deep_merge
 from runner.model.yamlsource import Located
 
 HOST_KEY_POLICIES: tuple[str, ...] = ("strict", "accept-new", "off")
@@ -107,6 +108,7 @@ class Layer:
     custom_json: dict[str, Any] = field(default_factory=dict)
     auto_healing: bool = False
     shutdown_timeout: float = 120.0
+    provider_options: dict[str, Any] = field(default_factory=dict)  # over the stack's, under an instance's
     location: Location = Location("stack.yml")
 
 
@@ -121,6 +123,7 @@ class Instance:
     key: Path | None = None
     custom_json: dict[str, Any] = field(default_factory=dict)
     ports: tuple[int, ...] = ()  # service ports to publish (docker: on 127.0.0.1, a port Docker picks)
+    provider_options: dict[str, Any] = field(default_factory=dict)  # over its layers' and the stack's
     location: Location = Location("stack.yml")
 
 
@@ -174,6 +177,27 @@ class Stack:
                 return self.marks[key]
             key = key[:-1]
         return self.marks.get((), Location.of(self.path))
+
+    def provider_options_for(self, instance: str) -> dict[str, Any]:
+        """The provider options of one instance: its own over its layers' over the stack's.
+
+        Mappings merge key by key (``tags`` from every level add up); other values are
+        replaced by the nearer level. Of an instance's layers, the first wins, as the
+        first layer names the instance (OpsWorks' hostname and Layer_Dependent theme).
+        """
+        inst = self.instances[instance]
+        options = dict(self.provider_options)
+        for layer in reversed(inst.layers):
+            if layer in self.layers:
+                options = deep_merge(options, self.layers[layer].provider_options)
+        return deep_merge(options, inst.provider_options)
+
+    def provider_option_places(self) -> list[tuple[tuple[str, ...], dict[str, Any]]]:
+        """Every ``provider_options`` mapping of the stack with its key path (stack, layers, instances)."""
+        places: list[tuple[tuple[str, ...], dict[str, Any]]] = [(("stack", "provider_options"), self.provider_options)]
+        places += [(("layers", n, "provider_options"), layer.provider_options) for n, layer in self.layers.items()]
+        places += [(("instances", n, "provider_options"), inst.provider_options) for n, inst in self.instances.items()]
+        return [(path, options) for path, options in places if options]
 
     def instances_of(self, layer: str) -> list[Instance]:
         return [i for i in self.instances.values() if layer in i.layers]

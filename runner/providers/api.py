@@ -9,16 +9,40 @@ start EC2 instances. The engine only ever sees :class:`HostAddress` values.
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
+import difflib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+from runner.errors import UserError
 from runner.model.stack import Stack
 
+# OpsWorks' instance statuses, spelled as its API spells them. A provider reports what
+# the machine is doing: REQUESTED, PENDING, BOOTING, ONLINE (running, with an address to
+# reach it at), START_FAILED, STOPPING, STOP_FAILED, STOPPED, SHUTTING_DOWN, TERMINATED,
+# or MISSING. The session adds what only a run can know: RUNNING_SETUP, SETUP_FAILED, and
+# CONNECTION_LOST (the provider says running, SSH cannot reach it).
+REQUESTED = "requested"
+PENDING = "pending"
+BOOTING = "booting"
+RUNNING_SETUP = "running_setup"
 ONLINE = "online"
+SETUP_FAILED = "setup_failed"
+START_FAILED = "start_failed"
+STOPPING = "stopping"
+STOP_FAILED = "stop_failed"
 STOPPED = "stopped"
-MISSING = "missing"  # never created, or removed
+SHUTTING_DOWN = "shutting_down"
+TERMINATED = "terminated"
+CONNECTION_LOST = "connection_lost"
+MISSING = "missing"  # ours, not OpsWorks': never created, or removed
+
+#: Every status word, in the order an instance meets them.
+STATUSES: tuple[str, ...] = (
+    MISSING, REQUESTED, PENDING, BOOTING, RUNNING_SETUP, ONLINE, SETUP_FAILED, START_FAILED,
+    CONNECTION_LOST, STOPPING, STOP_FAILED, STOPPED, SHUTTING_DOWN, TERMINATED,
+)
 
 
 @dataclass(frozen=True)
@@ -61,9 +85,51 @@ class Provider(abc.ABC):
 
     name: ClassVar[str]
     description: ClassVar[str] = ""
+    #: The ``provider_options`` keys this provider takes and the types each may have; None
+    #: takes anything unchecked. Checked by :meth:`check_options` when the stack is validated.
+    option_types: ClassVar[Mapping[str, tuple[type, ...]] | None] = None
 
     def __init__(self, stack: Stack) -> None:
         self.stack = stack
+
+    @classmethod
+    def check_options(cls, stack: Stack) -> list[UserError]:
+        """Every problem in the stack's ``provider_options`` (stack, layers, instances), located.
+
+        Called by ``runner validate`` and :meth:`runner.api.Session.open`, before any host is
+        touched. The default checks keys and types against :attr:`option_types` and each value
+        with :meth:`check_option`; override either for more.
+        """
+        if cls.option_types is None:
+            return []
+        errors: list[UserError] = []
+        for path, options in stack.provider_option_places():
+            for key, value in options.items():
+                where = stack.where(*path, key)
+                if key not in cls.option_types:
+                    close = difflib.get_close_matches(key, list(cls.option_types), n=1)
+                    hint = f"did you mean {close[0]!r}?" if close else f"known: {', '.join(cls.option_types)}"
+                    errors.append(UserError(f"unknown {cls.name} provider option {key!r}", where, hint=hint))
+                    continue
+                types = cls.option_types[key]
+                if not isinstance(value, types) or (bool not in types and isinstance(value, bool)):
+                    wanted = " or ".join(_type_word(t) for t in types)
+                    errors.append(UserError(
+                        f"provider option {key!r} must be {wanted}, not {_type_word(type(value))}", where))
+                    continue
+                problem = cls.check_option(key, value)
+                if problem:
+                    errors.append(UserError(f"provider option {key!r}: {problem}", where))
+        return errors
+
+    @classmethod
+    def check_option(cls, key: str, value: Any) -> str | None:
+        """What is wrong with one option's value (its type already checked), or None."""
+        return None
+
+    def options_for(self, instance: str) -> dict[str, Any]:
+        """The instance's provider options: its own over its layers' over the stack's."""
+        return self.stack.provider_options_for(instance)
 
     def _names(self, names: Sequence[str] | None) -> list[str]:
         return list(self.stack.instances) if names is None else list(names)
@@ -87,3 +153,8 @@ class Provider(abc.ABC):
     def hosts(self, names: Sequence[str] | None = None) -> list[HostAddress]:
         """Addresses of the named instances that are online."""
         return [s.host for s in self.status(names) if s.online]
+
+
+def _type_word(kind: type) -> str:
+    return {str: "a string", int: "an integer", bool: "a boolean (true or false)", float: "a number",
+            list: "a list", dict: "a mapping"}.get(kind, f"a {kind.__name__}")

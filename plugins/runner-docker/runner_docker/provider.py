@@ -76,6 +76,7 @@ def _progress(line: str) -> None:
 class DockerProvider(Provider):
     name = "docker"
     description = "local Docker containers running sshd, published on 127.0.0.1"
+    option_types = OPTIONS
 
     def __init__(self, stack: Stack, progress: Callable[[str], None] = _progress) -> None:
         super().__init__(stack)
@@ -84,20 +85,12 @@ class DockerProvider(Provider):
 
     # -- helpers ---------------------------------------------------------
 
-    @staticmethod
-    def _check_options(stack: Stack) -> dict[str, Any]:
-        options = dict(stack.provider_options)
-        for key, value in options.items():
-            where = stack.where("stack", "provider_options", key)
-            if key not in OPTIONS:
-                close = difflib.get_close_matches(key, list(OPTIONS), n=1)
-                hint = f"did you mean {close[0]!r}?" if close else f"known: {', '.join(OPTIONS)}"
-                raise UserError(f"unknown docker provider option {key!r}", where, hint=hint)
-            types = OPTIONS[key]
-            if not isinstance(value, types) or (bool not in types and isinstance(value, bool)):
-                wanted = " or ".join(t.__name__ for t in types)
-                raise UserError(f"provider option {key!r} must be a {wanted}, not {type(value).__name__}", where)
-        return options
+    @classmethod
+    def _check_options(cls, stack: Stack) -> dict[str, Any]:
+        errors = cls.check_options(stack)
+        if errors:
+            raise errors[0]
+        return dict(stack.provider_options)
 
     def container_name(self, instance: str) -> str:
         """The container of an instance: ``runner-<stack>-<instance>``."""
