@@ -69,7 +69,10 @@ def client(timeout: float = DEFAULT_TIMEOUT) -> docker.DockerClient:
     except Exception as exc:  # requests' connection errors, when the version was given
         raise UserError(f"cannot reach the Docker daemon: {exc}", hint=DAEMON_HINT) from None
     with _lock:
-        return _clients.setdefault(key, made)
+        kept = _clients.setdefault(key, made)
+    if kept is not made:  # another thread made one first
+        made.close()
+    return kept
 
 
 def _reason(exc: BaseException) -> str:
