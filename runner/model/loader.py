@@ -16,7 +16,7 @@ from typing import Any
 from runner.errors import Location, UserError, UserErrors
 from runner.model.apps import build_app
 from runner.model.fields import Checker
-from runner.model.hostnames import LAYER_DEPENDENT, THEMES, assign_hostnames
+from runner.model.hostnames import LAYER_DEPENDENT, RENAMED_THEMES, THEMES, assign_hostnames
 from runner.model.includes import SECTIONS, Part, read_parts
 from runner.model.merge import deep_merge
 from runner.model.sections import InstanceDraft, build_layer, read_instance
@@ -157,6 +157,9 @@ class _Builder:
         return self.check.name(path, self.check.string(path, value), "stack")
 
     def _theme(self, path: KeyPath, value: Any) -> str:
+        if isinstance(value, str) and value in RENAMED_THEMES:  # an earlier spelling: point at OpsWorks' one
+            raise self.check.fail(path, f"unknown hostname theme '{value}'",
+                                  f"did you mean '{RENAMED_THEMES[value]}'? themes are spelled as in OpsWorks")
         return self.check.choice(path, value, THEMES, "hostname theme")
 
     def _ssh(self, path: KeyPath, value: Any) -> SshSettings:
