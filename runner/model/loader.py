@@ -15,6 +15,7 @@ from typing import Any
 
 from runner.errors import Location, UserError, UserErrors
 from runner.model.apps import build_app
+from runner.model.databases import build_databases
 from runner.model.fields import Checker
 from runner.model.hostnames import LAYER_DEPENDENT, RENAMED_THEMES, THEMES, assign_hostnames
 from runner.model.includes import SECTIONS, Part, read_parts
@@ -33,7 +34,7 @@ from runner.model.stack import (
 from runner.model.yamlsource import Document, KeyPath
 
 STACK_KEYS: tuple[str, ...] = (
-    "name", "hostname_theme", "provider", "provider_options", "ssh", "cookbooks", "custom_json",
+    "name", "hostname_theme", "provider", "provider_options", "ssh", "cookbooks", "custom_json", "databases",
 )
 SSH_KEYS: tuple[str, ...] = (
     "user", "key", "port", "host_key_policy", "known_hosts", "config_file", "use_agent",
@@ -115,7 +116,10 @@ class _Builder:
         theme = check.get(raw, ("stack", "hostname_theme"), self._theme, LAYER_DEPENDENT)
         provider = check.get(raw, ("stack", "provider"), check.string, "static")
         drafts = [read_instance(c, name, value, list(layers)) for name, (c, value) in entries["instances"].items()]
-        apps = (build_app(c, name, value, list(layers)) for name, (c, value) in entries["apps"].items())
+        databases = check.get(raw, ("stack", "databases"), lambda p, v: build_databases(check, p, v), {})
+        declared = list(raw["databases"]) if isinstance(raw.get("databases"), dict) else []  # broken ones too
+        apps = (build_app(c, name, value, list(layers), declared)
+                for name, (c, value) in entries["apps"].items())
         return Stack(
             name=check.get(raw, ("stack", "name"), self._name, ""),
             path=self.path.expanduser().absolute(),
@@ -128,6 +132,7 @@ class _Builder:
             layers=layers,
             instances=self._instances(drafts, theme, provider),
             apps={app.name: app for app in apps if app is not None},
+            databases=databases,
             marks=self._marks(entries),
         )
 
