@@ -22,6 +22,7 @@ from runner.api.reports import DependenciesReport, HostDependencies, PackageChan
 from runner.api.runs import online_targets
 from runner.engine import hostlock
 from runner.engine.wire import run_script
+from runner.events import Progress
 from runner.resources.builtin.package import APT_STAMP
 from runner.ssh.connection import Connection
 from runner.ssh.group import HostGroup
@@ -143,6 +144,9 @@ def update_dependencies(session: SessionBase, names: list[str]) -> DependenciesR
     def one(conn: Connection) -> HostDependencies:
         host_started = time.monotonic()
         name = conn.target.name
+        session.emit(Progress(name, "upgrading the OS packages"))
+        if session.verbose:
+            session.emit(Progress(name, f"$ update ({len(script)} bytes of sh):\n{script.decode()}"))
         result = run_script(conn, script)
         text = result.stdout.decode("utf-8", "replace")
         found = parse_update(text)

@@ -97,3 +97,24 @@ def test_install_dependencies_installs_the_layers_packages(docker_hosts) -> None
     assert "package[tree]" not in again.stdout
     assert json.loads(runner(hosts.stack.path, "install-dependencies", "--format", "json").stdout)[
         "hosts"][0]["resources"][0]["status"] == "ok"
+
+
+def test_update_dependencies_is_refused_while_a_converge_holds_the_host(docker_hosts, tmp_path) -> None:
+    from test_converge import stack_config, write_cookbook
+    from test_run_locks import SLOW, start, wait_for_line
+
+    books = write_cookbook(tmp_path, "l", {"default": SLOW})
+    hosts = docker_hosts(1, config=stack_config(books, ["l"], setup=[]))
+    first = start(hosts.stack.path, "converge")
+    try:
+        wait_for_line(first, "applying")
+        proc = runner(hosts.stack.path, "update-dependencies", "--format", "json")
+        rest, _ = first.communicate(timeout=120)
+    finally:
+        if first.poll() is None:
+            first.kill()
+    assert first.returncode == 0, rest
+    assert proc.returncode == 1, proc.stderr
+    (host,) = json.loads(proc.stdout)["hosts"]
+    assert not host["ok"] and "another run holds this host" in host["error"] and "converge" in host["error"]
+    assert host["changes"] == []
