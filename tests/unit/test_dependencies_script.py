@@ -125,3 +125,22 @@ def test_update_dependencies_reports_every_unreachable_host(tmp_path):
     assert [h.host for h in report.hosts] == ["i1", "i2"]
     assert all(not h.ok and h.error and h.manager is None for h in report.hosts)
     assert sorted(e.host for e in events if isinstance(e, HostFinished)) == ["i1", "i2"]
+
+
+def test_layer_package_names_are_checked_where_written(tmp_path, monkeypatch):
+    import pytest
+
+    from runner.errors import UserErrors
+    from runner.model.loader import load_stack
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "stack.yml").write_text(
+        'stack: {name: s}\nlayers:\n  a: {packages: [curl, "tree; touch /tmp/pwned", curl, 3]}\n')
+    with pytest.raises(UserErrors) as info:
+        load_stack("stack.yml")
+    assert [str(e) for e in info.value.errors] == [
+        "stack.yml:3:24: layers.a.packages[1]: invalid package name 'tree; touch /tmp/pwned'"
+        " (letters, digits and . + _ : ~ -, starting with a letter or digit)",
+        "stack.yml:3:50: layers.a.packages[2]: package 'curl' is listed twice",
+        "stack.yml:3:56: layers.a.packages[3]: expected a string, got integer 3",
+    ]
