@@ -13,6 +13,7 @@ is a recipe-less run of the engine: see :func:`runner.lifecycle.plan_run`.
 
 from __future__ import annotations
 
+import posixpath
 import shlex
 import time
 from dataclasses import dataclass
@@ -49,8 +50,8 @@ def update_script(who: str) -> str:
         "if command -v apt-get >/dev/null 2>&1 && command -v dpkg-query >/dev/null 2>&1; then",
         "  pm=apt",
         f"  runner_list() {{ {_DPKG_LIST}; }}",
-        f"  runner_upgrade() {{ apt-get update -q && mkdir -p {q(os_dirname(APT_STAMP))} && touch {q(APT_STAMP)} "
-        f"&& apt-get upgrade {_APT_OPTS}; }}",
+        f"  runner_upgrade() {{ apt-get update -q && mkdir -p {q(posixpath.dirname(APT_STAMP))} "
+        f"&& touch {q(APT_STAMP)} && apt-get upgrade {_APT_OPTS}; }}",
         "elif command -v dnf >/dev/null 2>&1; then",
         "  pm=dnf",
         f"  runner_list() {{ {_RPM_LIST}; }}",
@@ -70,10 +71,6 @@ def update_script(who: str) -> str:
         f"| sed 's/^/{MARK} output /'; exit 1; fi",
         f"echo '{MARK} done'",
     ]) + "\n"
-
-
-def os_dirname(path: str) -> str:
-    return path.rsplit("/", 1)[0] or "/"
 
 
 @dataclass
