@@ -205,6 +205,61 @@ class InstancesReport:
 
 
 @dataclass
+class PackageChange:
+    """One package an update moved: ``before`` None when it was newly installed, ``after`` None when removed."""
+
+    name: str
+    before: str | None
+    after: str | None
+
+
+@dataclass
+class HostDependencies:
+    """One host of ``update_dependencies``: its package manager and the packages that moved."""
+
+    host: str
+    ok: bool
+    manager: str | None = None  # apt | dnf | yum; None when not found (or the host was not reached)
+    changes: list[PackageChange] = field(default_factory=list)
+    error: str | None = None
+    output: list[str] = field(default_factory=list)  # the upgrade's last lines, when it failed
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"host": self.host, "ok": self.ok, "manager": self.manager,
+                "changes": [dataclasses.asdict(c) for c in self.changes], "error": self.error,
+                "output": self.output or None, "seconds": round(self.seconds, 3)}
+
+
+@dataclass
+class DependenciesReport:
+    """``update_dependencies``: per host, which packages moved from which version to which."""
+
+    command: str
+    stack: str
+    hosts: list[HostDependencies] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return all(h.ok for h in self.hosts)
+
+    def host(self, name: str) -> HostDependencies:
+        return next(h for h in self.hosts if h.host == name)
+
+    def host_results(self) -> list[HostResult]:
+        return [HostResult(h.host, changed=len(h.changes), failed=int(not h.ok), seconds=h.seconds, error=h.error)
+                for h in self.hosts]
+
+    def failures(self) -> dict[str, str]:
+        return {h.host: h.error or "failed" for h in self.hosts if not h.ok}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"command": self.command, "stack": self.stack, "ok": self.ok, "seconds": round(self.seconds, 3),
+                "hosts": [h.to_dict() for h in self.hosts]}
+
+
+@dataclass
 class CookbookPathResult:
     path: str
     result: str  # updated | up to date | not git | failed | missing

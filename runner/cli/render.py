@@ -16,6 +16,7 @@ from typing import IO, Any
 
 from runner.api.reports import (
     CookbooksReport,
+    DependenciesReport,
     DeployReport,
     HistoryReport,
     InstancesReport,
@@ -139,6 +140,26 @@ def print_lifecycle(out: IO[str], report: LifecycleReport, fmt: str) -> None:
 
 
 # -- apps ----------------------------------------------------------------------------------
+
+
+def print_dependencies(out: IO[str], report: DependenciesReport, fmt: str) -> None:
+    """``update-dependencies``: a row per host, then each package that moved (``name 1.0 -> 1.1``)."""
+    if fmt == "json":
+        print_json(out, report)
+        return
+    out.write(f"\n{report.command} of stack {report.stack}: {report.seconds:.1f} s\n")
+    print_table(out, ("HOST", "RESULT", "MANAGER", "CHANGED", "SECONDS"),
+                [(h.host, "ok" if h.ok else "FAILED", h.manager or "-", len(h.changes), f"{h.seconds:.1f}")
+                 for h in report.hosts])
+    for h in report.hosts:
+        if h.changes:
+            out.write(f"\n{h.host}:\n")
+            for c in h.changes:
+                out.write(f"  {c.name} {c.before or '(not installed)'} -> {c.after or '(removed)'}\n")
+        if h.error:
+            out.write(f"\n{h.host}: {h.error}\n")
+            if h.output:
+                out.write(tail("\n".join(h.output)) + "\n")
 
 
 def deploy_title(report: DeployReport) -> str:
