@@ -13,7 +13,7 @@ from runner.api.reports import LifecycleReport
 from runner.deploy.join import setup_deploys
 from runner.engine import hostlock
 from runner.engine.host import HostJob, HostOptions
-from runner.engine.outcome import CHANGED, FAILED, OK, SKIPPED, HostOutcome
+from runner.engine.outcome import CHANGED, FAILED, NOT_RUN, OK, SKIPPED, HostOutcome
 from runner.engine.redact import Redactor
 from runner.engine.run import run_jobs
 from runner.events import Progress, ResourceChanged
@@ -127,9 +127,10 @@ def setup_results(jobs: Sequence[HostJob], done: Mapping[str, HostOutcome], star
     """From the hosts' outcomes: (host -> why its setup failed, the hosts whose setup succeeded).
 
     A setup succeeded when its marker (the last thing it writes) was written or
-    found up to date. A host whose setup never started (only configured, or not
-    reached) is in neither: its record stays as it was. A host whose setup
-    started and whose run ended without an outcome (interrupted) failed.
+    found up to date and everything before it ran without failing. A host whose
+    setup never started (only configured, or not reached) is in neither: its
+    record stays as it was. A host whose setup started and whose run ended
+    without an outcome (interrupted) failed.
     """
     failures: dict[str, str] = {}
     succeeded: list[str] = []
@@ -143,13 +144,29 @@ def setup_results(jobs: Sequence[HostJob], done: Mapping[str, HostOutcome], star
             continue
         if not outcome.ran_setup:
             continue
-        marker = redact(job.setup_finish[-1].key)
-        if any(r.key == marker and r.status in (OK, CHANGED) for r in outcome.resources):
+        problem = _setup_problem(outcome, redact(job.setup_finish[-1].key))
+        if problem is None:
             succeeded.append(job.name)
         else:
-            failed = next((r for r in outcome.resources if r.status == FAILED and not r.ignored_failure), None)
-            failures[job.name] = redact(outcome.error or (f"{failed.key} failed" if failed else "setup did not finish"))
+            failures[job.name] = redact(problem)
     return failures, succeeded
+
+
+def _setup_problem(outcome: HostOutcome, marker: str) -> str | None:
+    """Why the setup part of a host's outcome did not succeed, or None when it did.
+
+    Resources are reported in order (setup, what the setup deployed, the marker, then the
+    configure part), and one that had nothing to do reads ``ok`` even when an earlier one
+    failed: so the marker being ``ok`` is not enough, nothing before it may have failed.
+    """
+    at = next((i for i, r in enumerate(outcome.resources) if r.key == marker), None)
+    if at is None or outcome.resources[at].status not in (OK, CHANGED):
+        bad = next((r for r in outcome.resources if r.status == FAILED and not r.ignored_failure), None)
+        return outcome.error or (f"{bad.key} failed" if bad else "setup did not finish")
+    for r in outcome.resources[:at]:
+        if (r.status == FAILED and not r.ignored_failure) or r.status == NOT_RUN:
+            return f"{r.key} failed" if r.status == FAILED else outcome.error or f"{r.key} did not run"
+    return None
 
 
 def _remember(log, host: str, write) -> None:

@@ -147,6 +147,22 @@ def test_setup_results_from_the_hosts_outcomes() -> None:
                         "interrupted": "the run ended before its setup finished"}
 
 
+def test_an_unchanged_marker_after_a_failure_is_no_success() -> None:
+    """A re-run setup that fails finds the old marker up to date (``ok``): still a failed setup."""
+    resetup = HostOutcome("web1", [ResourceOutcome("execute[exit 3]", FAILED), ResourceOutcome(f"file[{MARKER}]", OK)],
+                          ran_setup=True)
+    cut = HostOutcome("web2", [ResourceOutcome("file[/etc/x]", NOT_RUN), ResourceOutcome(f"file[{MARKER}]", OK)],
+                      error="connection lost", ran_setup=True)
+    late = HostOutcome("web3", [ResourceOutcome("file[/etc/x]", CHANGED), ResourceOutcome(f"file[{MARKER}]", CHANGED),
+                                ResourceOutcome("execute[configure]", FAILED)], ran_setup=True)
+    ignored = HostOutcome("web4", [ResourceOutcome("execute[x]", FAILED, ignored_failure=True),
+                                   ResourceOutcome(f"file[{MARKER}]", CHANGED)], ran_setup=True)
+    failures, succeeded = setup_results([_job(n) for n in ("web1", "web2", "web3", "web4")],
+                                        {o.host: o for o in (resetup, cut, late, ignored)}, set(), Redactor())
+    assert failures == {"web1": "execute[exit 3] failed", "web2": "connection lost"}
+    assert succeeded == ["web3", "web4"]  # web3's setup succeeded; its configure part failed
+
+
 def test_a_configure_job_has_no_setup_result() -> None:
     failures, succeeded = setup_results([HostJob("web1", [])], {"web1": _outcome("web1", False, None, "x")}, set(),
                                         Redactor())
