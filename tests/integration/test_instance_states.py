@@ -132,6 +132,28 @@ def test_a_setup_whose_runner_died_reads_as_setup_failed(docker_hosts, tmp_path)
     hosts.exec("app1", "touch", "/tmp/go")  # let the orphaned setup step on the host end
 
 
+def test_a_setup_interrupted_with_ctrl_c_is_recorded_as_failed(docker_hosts, tmp_path) -> None:
+    hosts = _stack(docker_hosts, tmp_path, WAITING_SETUP, 1)
+    stack_file = hosts.stack.path
+    run = subprocess.Popen([sys.executable, "-m", "runner", "converge", "-f", str(stack_file)],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_for(stack_file, "app1", "running_setup")
+        os.kill(run.pid, signal.SIGINT)
+        _, err = run.communicate(timeout=60)
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.communicate(timeout=30)
+        hosts.exec("app1", "touch", "/tmp/go")
+    assert run.returncode != 0 and "Traceback" not in err
+    rows = listed(stack_file)
+    assert rows["app1"]["status"] == "setup_failed"
+    assert rows["app1"]["reason"] != "the run that set it up ended without finishing"  # written by the run itself
+    record = json.loads((stack_file.parent / ".runner" / "instances.json").read_text())
+    assert record["stacks"][hosts.stack.name]["app1"]["status"] == "setup_failed"
+
+
 def test_an_online_host_ssh_cannot_reach_is_connection_lost(docker_hosts, tmp_path) -> None:
     hosts = _stack(docker_hosts, tmp_path, 'file("/tmp/set-up", content="y")\n', 2)
     stack_file = hosts.stack.path
@@ -149,3 +171,10 @@ def test_an_online_host_ssh_cannot_reach_is_connection_lost(docker_hosts, tmp_pa
     assert "connection_lost" in text.stdout and text.returncode == 1
     # the provider alone cannot tell: the container runs
     assert listed(stack_file)["app1"]["status"] == "online"
+
+    # a host stopped behind runner's back is what its provider says: stopped, and runs leave it out
+    subprocess.run(["docker", "stop", "--time", "1", hosts.container("app2")], check=True, capture_output=True,
+                   timeout=60)
+    assert statuses(stack_file)["app2"]["status"] == listed(stack_file)["app2"]["status"] == "stopped"
+    code, report, _ = converge_json(stack_file, "--instance", "app2")
+    assert code == 1 and report["hosts"][0]["error"] == "instance is stopped"
