@@ -128,8 +128,9 @@ def setup_results(jobs: Sequence[HostJob], done: Mapping[str, HostOutcome], star
 
     A setup succeeded when its marker (the last thing it writes) was written or
     found up to date and everything before it ran without failing. A host whose
-    setup never started (only configured, or not reached) is in neither: its
-    record stays as it was. A host whose setup started and whose run ended
+    setup never began (``started``: the engine's on_setup was not called: only
+    configured, not reached, or locked by another run) is in neither: its
+    record stays as it was. A host whose setup began and whose run ended
     without an outcome (interrupted) failed.
     """
     failures: dict[str, str] = {}
@@ -138,11 +139,10 @@ def setup_results(jobs: Sequence[HostJob], done: Mapping[str, HostOutcome], star
         outcome = done.get(job.name)
         if job.setup_resources is None or not job.setup_finish:
             continue
+        if job.name not in started:
+            continue  # its setup never began (only configured, not reached, or another run holds the host)
         if outcome is None:
-            if job.name in started:
-                failures[job.name] = "the run ended before its setup finished"
-            continue
-        if not outcome.ran_setup:
+            failures[job.name] = "the run ended before its setup finished"
             continue
         problem = _setup_problem(outcome, redact(job.setup_finish[-1].key))
         if problem is None:

@@ -185,9 +185,9 @@ class HostRunner:
         elif not job.setup_marker:
             self.outcome.ran_setup = True
             resources = setup + resources
-            self._setup_starts()
             self.opts.log(job.name, f"probing {len(resources)} resources (setup first)")
             probe = self._probe(resources)
+            self._setup_starts()  # the probe took the host's lock: the setup is this run's now
         else:
             self.opts.log(job.name, f"probing {len(resources)} resources (and {len(setup)} of setup, if never set up)")
             configured, fresh = new_token(), new_token()

@@ -105,6 +105,11 @@ def test_running_setup_is_seen_from_another_process_while_the_setup_runs(docker_
         assert rows["app1"]["provider_status"] == "online" and str(run.pid) in rows["app1"]["reason"]
         status = statuses(stack_file)["app1"]
         assert status["status"] == "running_setup" and status["setup"] is False
+        # a second setup meanwhile finds the host busy: it never began, and leaves the first run's entry
+        code, report, _ = converge_json(stack_file, command="setup")
+        assert code == 1 and report["hosts"][0]["cause"] == "locked"
+        rows = listed(stack_file)
+        assert rows["app1"]["status"] == "running_setup" and str(run.pid) in rows["app1"]["reason"]
         hosts.exec("app1", "touch", "/tmp/go")
         out, err = run.communicate(timeout=120)
     finally:

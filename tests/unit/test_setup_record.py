@@ -140,8 +140,10 @@ def test_setup_results_from_the_hosts_outcomes() -> None:
             "cut": _outcome("cut", True, None, error="connection lost: secret-token"),
             "configured": _outcome("configured", False, None),
             "unreached": _outcome("unreached", False, None, error="connection refused")}
-    failures, succeeded = setup_results(jobs, done, {"interrupted", "ok", "again", "failed", "cut"},
-                                        Redactor({"secret-token"}))
+    started = {"interrupted", "ok", "again", "failed", "cut"}  # "locked": ran_setup, but its setup never began
+    done["locked"] = _outcome("locked", True, None, error="host busy: another run")
+    jobs.append(_job("locked"))
+    failures, succeeded = setup_results(jobs, done, started, Redactor({"secret-token"}))
     assert succeeded == ["ok", "again"]
     assert failures == {"failed": "execute[false] failed", "cut": "connection lost: ********",
                         "interrupted": "the run ended before its setup finished"}
@@ -158,7 +160,8 @@ def test_an_unchanged_marker_after_a_failure_is_no_success() -> None:
     ignored = HostOutcome("web4", [ResourceOutcome("execute[x]", FAILED, ignored_failure=True),
                                    ResourceOutcome(f"file[{MARKER}]", CHANGED)], ran_setup=True)
     failures, succeeded = setup_results([_job(n) for n in ("web1", "web2", "web3", "web4")],
-                                        {o.host: o for o in (resetup, cut, late, ignored)}, set(), Redactor())
+                                        {o.host: o for o in (resetup, cut, late, ignored)},
+                                        {"web1", "web2", "web3", "web4"}, Redactor())
     assert failures == {"web1": "execute[exit 3] failed", "web2": "connection lost"}
     assert succeeded == ["web3", "web4"]  # web3's setup succeeded; its configure part failed
 
