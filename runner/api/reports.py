@@ -135,14 +135,19 @@ class InstanceStatus:
     """One instance in ``runner status``: its provider state, whether it was set up, what each app runs."""
 
     instance: str
-    status: str
+    status: str  # OpsWorks' word (runner.api.instance_status): the provider's, or what the runner knows
     layers: list[str]
     setup: bool | None = None  # None: not known (the host was not reached)
     error: str | None = None
     apps: dict[str, dict[str, Any] | None] = field(default_factory=dict)  # app -> release, revision, status, time
+    provider_status: str | None = None  # the provider's own word, when ``status`` says otherwise
+    reason: str | None = None  # why ``status`` is not the provider's word (e.g. why the setup failed)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        data = dataclasses.asdict(self)
+        if self.provider_status is None:
+            del data["provider_status"]
+        return data
 
 
 @dataclass
@@ -169,18 +174,22 @@ class InstanceRow:
     """One instance as its provider sees it after ``instances list|start|stop|destroy``."""
 
     instance: str
-    status: str
+    status: str  # OpsWorks' word (runner.api.instance_status): the provider's, or what the runner knows
     hostname: str
     layers: list[str]
     address: str | None = None
     port: int | None = None
     ports: dict[int, int] = field(default_factory=dict)  # service port -> published port at address
     details: dict[str, Any] = field(default_factory=dict)
+    provider_status: str | None = None  # the provider's own word, when ``status`` says otherwise
+    reason: str | None = None  # why ``status`` is not the provider's word
 
     def to_dict(self) -> dict[str, Any]:
         data = {"instance": self.instance, "status": self.status, "hostname": self.hostname,
                 "layers": self.layers, "address": self.address, "port": self.port,
-                "ports": {str(k): v for k, v in self.ports.items()}}
+                "ports": {str(k): v for k, v in self.ports.items()}, "reason": self.reason}
+        if self.provider_status is not None:
+            data["provider_status"] = self.provider_status
         if self.details:
             data["details"] = self.details
         return data

@@ -226,6 +226,8 @@ def print_status(out: IO[str], err: IO[str], report: StatusReport, fmt: str) -> 
     for row in report.instances:
         if row.error:
             err.write(f"runner: {row.instance}: {row.error}\n")
+        elif row.reason:
+            err.write(f"runner: {row.instance}: {row.status}: {row.reason}\n")
 
 
 def print_instances(out: IO[str], err: IO[str], report: InstancesReport, fmt: str) -> None:
@@ -244,6 +246,9 @@ def print_instances(out: IO[str], err: IO[str], report: InstancesReport, fmt: st
     print_table(out, ("INSTANCE", "HOSTNAME", "LAYERS", "STATUS", "ADDRESS", "PORTS"), [
         (r.instance, r.hostname, ",".join(r.layers), r.status, f"{r.address}:{r.port}" if r.address else "-",
          ports(r)) for r in report.instances])
+    for r in report.instances:
+        if r.reason:
+            err.write(f"runner: {r.instance}: {r.status}: {r.reason}\n")
 
 
 def print_cookbooks(out: IO[str], report: CookbooksReport, fmt: str) -> None:
