@@ -91,7 +91,7 @@ EC2Stack = Callable[..., Stack]
 
 @pytest.fixture
 def ec2_stack(tmp_path: Path, moto_endpoint: str, images: dict[str, str], aws_env: None) -> EC2Stack:
-    """Factory of ec2 stacks on moto: ``ec2_stack(count=2, layers=("app",), *, names=None, config=None, options=None)``."""
+    """Factory of ec2 stacks on moto: ``ec2_stack(count=2, layers=("app",), *, names=, config=, options=)``."""
     made = []
 
     def factory(count: int = 2, layers: tuple[str, ...] = ("app",), *, names: list[str] | None = None,

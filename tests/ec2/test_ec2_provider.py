@@ -6,12 +6,12 @@ from typing import Any
 
 import pytest
 from conftest import stack_instances, tags_of
+from runner_ec2.provider import Ec2Provider
 
 from runner.api import Session
 from runner.errors import HostError, RunnerError, UserError
 from runner.providers.api import MISSING, ONLINE, STOPPED, TERMINATED, start_instances
 from runner.testing import ProviderApiConformance
-from runner_ec2.provider import Ec2Provider
 
 
 def session_start(stack: Any, **selection: Any) -> Any:

@@ -33,17 +33,32 @@ END = "-----END SSH HOST KEY KEYS-----"
 _KEY_TYPES = re.compile(r"^(ssh-ed25519|ssh-rsa|ssh-dss|ecdsa-sha2-nistp(256|384|521)|sk-[a-z0-9@.-]+)$")
 
 
+def _fields_of(blob: bytes) -> list[bytes] | None:
+    """The length-prefixed strings a public key blob is made of, or None when they do not fill it exactly."""
+    fields, at = [], 0
+    while at < len(blob):
+        if at + 4 > len(blob):
+            return None
+        (length,) = struct.unpack(">I", blob[at:at + 4])
+        at += 4
+        if at + length > len(blob):
+            return None
+        fields.append(blob[at:at + length])
+        at += length
+    return fields
+
+
 def _key_line(line: str) -> str | None:
-    """``"type base64"`` when the line is a public key whose blob names its own type, else None."""
+    """``"type base64"`` when the line is a whole public key whose blob names its own type, else None."""
     fields = line.strip().split()
     if len(fields) < 2 or not _KEY_TYPES.match(fields[0]):
         return None
     try:
         blob = base64.b64decode(fields[1], validate=True)
-        (length,) = struct.unpack(">I", blob[:4])
-    except (binascii.Error, struct.error):
+    except binascii.Error:
         return None
-    if blob[4:4 + length].decode("ascii", "replace") != fields[0]:
+    parts = _fields_of(blob)
+    if not parts or len(parts) < 2 or parts[0] != fields[0].encode():
         return None  # cut off or garbled on the serial line
     return f"{fields[0]} {fields[1]}"
 
