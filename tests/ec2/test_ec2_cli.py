@@ -115,3 +115,10 @@ def test_half_made_start_exits_1_without_traceback(capsys, ec2_stack, ec2):
     code, out, err = run(capsys, stack, "instances", "start", "--no-lifecycle")
     assert code == 1 and "InvalidAMIID.NotFound" in err and "good1 (i-" in err, err
     assert len(stack_instances(ec2, stack.name)) == 1
+
+
+def test_start_with_lifecycle_and_strict_keys_explains_accept_new(capsys, ec2_stack):
+    """moto's console shows no cloud-init key block: the start stops before any SSH connection, exit 1."""
+    stack = ec2_stack(count=1, options={"wait_timeout": 0.2})
+    code, out, err = run(capsys, stack, "instances", "start")
+    assert code == 1 and "shows no SSH host keys" in err and "ssh.host_key_policy: accept-new" in err, err

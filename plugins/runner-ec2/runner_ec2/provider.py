@@ -295,7 +295,7 @@ class Ec2Provider(Provider):
         """Record the host keys from the console (strict policy), then wait for sshd's banner."""
         settings = self.settings(name)
         port = host.port or 22
-        if self.stack.ssh.host_key_policy == "strict":
+        if self.stack.ssh.host_key_policy == "strict" and not self._recorded(host.address, port, item.instance_id):
             keys = self._console_keys(name, item.instance_id, settings)
             known_hosts.record_keys(self.stack.known_hosts_path, host.address, port, keys, comment=item.instance_id)
         deadline = time.monotonic() + settings.wait_timeout
@@ -305,11 +305,23 @@ class Ec2Provider(Provider):
                                       f"{settings.wait_timeout:g} s", cause="timeout")
             self.sleep(settings.poll_interval)
 
+    def _recorded(self, address: str, port: int, instance_id: str) -> bool:
+        """Keys of this very instance already recorded for address:port (its console may have scrolled on since)."""
+        path = self.stack.known_hosts_path
+        if not path.exists():
+            return False
+        pattern = known_hosts.host_pattern(address, port)
+        for line in path.read_text().splitlines():
+            fields = line.split()
+            if len(fields) >= 4 and pattern in fields[0].split(",") and fields[3] == instance_id:
+                return True
+        return False
+
     def _console_keys(self, name: str, instance_id: str, settings: Settings) -> list[str]:
         deadline = time.monotonic() + settings.wait_timeout
         while True:
             with aws_errors(f"read the console of {name} ({instance_id})"):
-                reply = self._client(name).get_console_output(InstanceId=instance_id, Latest=True)
+                reply = self._client(name).get_console_output(InstanceId=instance_id)
             keys = console.host_keys(reply.get("Output"))
             if keys:
                 return keys
