@@ -2,25 +2,23 @@
 
 boto3 is pointed at moto only through the stack's ``endpoint_url`` option and
 fake credentials in the environment; the shared config files, and the
-instance metadata service, are kept out. moto's machines run nothing, so no
-test here waits for SSH (``--no-lifecycle``, ``wait_for_ssh=False``) or makes
-any connection but to moto: the addresses moto hands out are never dialled.
+instance metadata service, are kept out. moto's machines run nothing: no test
+here gets as far as dialling sshd (``--no-lifecycle``, ``wait_for_ssh=False``, or a
+strict start that stops at the console) and the addresses moto hands out are never dialled.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from ec2_support import REGION, base_options, clear_aws_environment
 
 from runner.model.merge import deep_merge
 from runner.model.stack import Stack
 from runner.testing import write_stack
-
-REGION = "us-east-1"
 
 
 @pytest.fixture(scope="session")
@@ -39,16 +37,6 @@ def moto_endpoint() -> Iterator[str]:
     finally:
         server.stop()
         moto.settings.ENABLE_AMI_VALIDATION = before
-
-
-def clear_aws_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No AWS variable of this machine's, no config files, no metadata service."""
-    for name in list(os.environ):
-        if name.startswith("AWS_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")  # never ask 169.254.169.254 for credentials
 
 
 @pytest.fixture
@@ -81,11 +69,6 @@ def images(moto_endpoint: str) -> dict[str, str]:
     return found
 
 
-def base_options(endpoint: str, image_id: str) -> dict[str, Any]:
-    return {"endpoint_url": endpoint, "region": REGION, "image_id": image_id, "instance_type": "t3.micro",
-            "wait_timeout": 5, "poll_interval": 0.01}
-
-
 EC2Stack = Callable[..., Stack]
 
 
@@ -103,16 +86,3 @@ def ec2_stack(tmp_path: Path, moto_endpoint: str, images: dict[str, str], aws_en
         return stack
 
     return factory
-
-
-def tags_of(item: dict[str, Any]) -> dict[str, str]:
-    return {t["Key"]: t["Value"] for t in item.get("Tags", [])}
-
-
-def stack_instances(ec2: Any, stack: str, live_only: bool = True) -> list[dict[str, Any]]:
-    """Every EC2 instance moto has with the stack's tag (not terminated ones, unless asked)."""
-    filters = [{"Name": "tag:runner:stack", "Values": [stack]}]
-    if live_only:
-        filters.append({"Name": "instance-state-name", "Values": ["pending", "running", "stopping", "stopped"]})
-    reply = ec2.describe_instances(Filters=filters)
-    return [i for r in reply["Reservations"] for i in r["Instances"]]

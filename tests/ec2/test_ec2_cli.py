@@ -6,7 +6,7 @@ import json
 import re
 
 import pytest
-from conftest import REGION, clear_aws_environment, stack_instances
+from ec2_support import REGION, clear_aws_environment, stack_instances
 
 from runner.cli.main import main
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import stack_instances, tags_of
+from ec2_support import stack_instances, tags_of
 from runner_ec2.provider import Ec2Provider
 
 from runner.api import Session
