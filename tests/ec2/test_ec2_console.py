@@ -89,3 +89,20 @@ def test_the_last_complete_block_wins():
 def test_markers_after_a_prefix_count_too():
     prefixed = CONSOLE.replace(BEGIN, f"[   17.1] cloud-init[1278]: {BEGIN}")
     assert host_keys(prefixed) == host_keys(CONSOLE)
+
+
+def test_keys_once_read_are_found_again_by_instance_id(tmp_path):
+    from runner_ec2.provider import recorded_keys
+
+    from runner.ssh import known_hosts
+
+    path = tmp_path / "known_hosts"
+    assert recorded_keys(path, "203.0.113.5", 22, "i-1") == ([], False)
+    keys = [f"ssh-ed25519 {ED}", f"ssh-rsa {RSA}"]
+    known_hosts.record_keys(path, "203.0.113.5", 22, keys, comment="i-1")
+    known_hosts.record(path, "203.0.113.9", 22, f"ssh-ed25519 {blob('ssh-ed25519', b'x' * 32)}", comment="i-2")
+    assert recorded_keys(path, "203.0.113.5", 22, "i-1") == (keys, True)
+    assert recorded_keys(path, "203.0.113.77", 22, "i-1") == (keys, False)  # a new address after stop/start
+    known_hosts.record_keys(path, "203.0.113.77", 22, keys, comment="i-1")  # what start does with them
+    assert known_hosts.lookup(path, "203.0.113.5", 22) == []  # the old address is dropped with its comment
+    assert recorded_keys(path, "203.0.113.77", 22, "i-1") == (keys, True)

@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from runner.errors import HostError, Location, RunnerError, UserError
@@ -295,27 +296,18 @@ class Ec2Provider(Provider):
         """Record the host keys from the console (strict policy), then wait for sshd's banner."""
         settings = self.settings(name)
         port = host.port or 22
-        if self.stack.ssh.host_key_policy == "strict" and not self._recorded(host.address, port, item.instance_id):
-            keys = self._console_keys(name, item.instance_id, settings)
-            known_hosts.record_keys(self.stack.known_hosts_path, host.address, port, keys, comment=item.instance_id)
+        if self.stack.ssh.host_key_policy == "strict":
+            keys, here = recorded_keys(self.stack.known_hosts_path, host.address, port, item.instance_id)
+            if not here:  # a new instance, or a new address after a stop and start: its keys are the same
+                keys = keys or self._console_keys(name, item.instance_id, settings)
+                known_hosts.record_keys(self.stack.known_hosts_path, host.address, port, keys,
+                                        comment=item.instance_id)
         deadline = time.monotonic() + settings.wait_timeout
         while not _banner(host.address, port):
             if time.monotonic() >= deadline:
                 raise HostError(name, f"sshd on {host.address}:{port} ({item.instance_id}) did not answer within "
                                       f"{settings.wait_timeout:g} s", cause="timeout")
             self.sleep(settings.poll_interval)
-
-    def _recorded(self, address: str, port: int, instance_id: str) -> bool:
-        """Keys of this very instance already recorded for address:port (its console may have scrolled on since)."""
-        path = self.stack.known_hosts_path
-        if not path.exists():
-            return False
-        pattern = known_hosts.host_pattern(address, port)
-        for line in path.read_text().splitlines():
-            fields = line.split()
-            if len(fields) >= 4 and pattern in fields[0].split(",") and fields[3] == instance_id:
-                return True
-        return False
 
     def _console_keys(self, name: str, instance_id: str, settings: Settings) -> list[str]:
         deadline = time.monotonic() + settings.wait_timeout
@@ -369,6 +361,28 @@ class Ec2Provider(Provider):
             done.append(f"{name} ({item.instance_id})")
         known_hosts.forget(self.stack.known_hosts_path, comments=[f.instance_id for f in found.values()])
         _parallel(lambda n: self._wait_state(n, found[n].instance_id, ("terminated",), done), list(found))
+
+
+def recorded_keys(path: Path, address: str, port: int, instance_id: str) -> tuple[list[str], bool]:
+    """The keys recorded for an EC2 instance (by its id, the lines' comment), and whether for address:port.
+
+    cloud-init prints the keys on the console at the first boot only, and the
+    console keeps only its last 64 KB: once read, an instance's keys are taken
+    from known_hosts again, for a new public address after a stop and start too.
+    """
+    if not path.exists():
+        return [], False
+    pattern = known_hosts.host_pattern(address, port)
+    keys: list[str] = []
+    here = False
+    for line in path.read_text().splitlines():
+        fields = line.split()
+        if len(fields) >= 4 and not fields[0].startswith("@") and fields[3] == instance_id:
+            key = f"{fields[1]} {fields[2]}"
+            if key not in keys:
+                keys.append(key)
+            here = here or pattern in fields[0].split(",")
+    return keys, here
 
 
 def _parallel(work: Callable[[str], Any], names: list[str]) -> list[Any]:
