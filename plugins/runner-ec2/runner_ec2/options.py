@@ -50,7 +50,9 @@ def region_problem(region: str) -> str | None:
     if region in known_regions():
         return None
     close = difflib.get_close_matches(region, sorted(known_regions()), n=1)
-    return f"unknown AWS region {region!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
+    if close:
+        return f"unknown AWS region {region!r} (did you mean {close[0]!r}?)"
+    return f"unknown AWS region {region!r} (a region newer than this boto3 needs a newer boto3)"
 
 
 def check_value(key: str, value: Any) -> str | None:
