@@ -25,6 +25,10 @@ the same engine and wire wrapper as a real host::
         outcome, commands = converge_locally([LineInFile(str(tmp_path / "f"), line="x")])
         assert commands == 1                              # nothing to change: the probe alone
 
+For provider plugins, :class:`ProviderConformance` (from runner.conformance) is a
+test suite to subclass with a ``provider_stack`` fixture; :func:`write_stack`
+writes and loads a throwaway stack for any provider (see docs/providers.md).
+
 The docker provider is reached through the plugin registry (it lives in the
 runner-docker distribution), never imported. Without Docker the tests are
 skipped, or fail when ``CI=true``. Tests using ``docker_hosts`` get the
