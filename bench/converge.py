@@ -229,7 +229,7 @@ class Hosts:
         registry = Registry.load()
         if self.stack.provider not in registry.providers:
             raise SystemExit("no 'docker' provider is registered: install plugins/runner-docker "
-                             "(pip install --no-deps -e plugins/runner-docker)")
+                             "(pip install -e plugins/runner-docker)")
         provider = registry.provider(self.stack.provider)(self.stack, progress=lambda line: None)
         self.set = DockerHostSet(self.stack, provider, [])
 

@@ -12,6 +12,7 @@
 * execute-recipes: just the named recipes.
 * shutdown: the layers' shutdown recipes, bounded by their shutdown_timeout
   (``runner instances stop|destroy`` runs it before stopping instances).
+* install_dependencies: the layers' packages, as setup installs them; no recipes.
 """
 
 from __future__ import annotations
@@ -28,7 +29,16 @@ from runner.cookbooks import CookbookSet
 from runner.engine.host import AfterSetup, HostJob
 from runner.engine.outcome import HostOutcome
 from runner.errors import UserError
-from runner.model.lifecycle import CONFIGURE, CONVERGE, DEPLOY, EXECUTE_RECIPES, RECIPE_COMMANDS, SETUP, SHUTDOWN
+from runner.model.lifecycle import (
+    CONFIGURE,
+    CONVERGE,
+    DEPLOY,
+    EXECUTE_RECIPES,
+    INSTALL_DEPENDENCIES,
+    RECIPE_COMMANDS,
+    SETUP,
+    SHUTDOWN,
+)
 from runner.model.stack import Instance, Stack
 from runner.plugin.registry import Registry
 from runner.providers.api import InstanceState
@@ -135,14 +145,18 @@ class EventCompiler:
         """Packages, setup recipes, databags; the deploy recipes too when no app is on the instance's
         layers (otherwise they run in each app's deploy that ends the setup)."""
         ctx = self.context(inst, SETUP, DeploymentView(SETUP))
-        out: list[Resource] = []
-        packages = [p for layer in inst.layers for p in self.stack.layers[layer].packages]
-        if packages:
-            out.append(self._internal(self._type("package")(" ".join(packages), package_name=list(packages))))
+        out = self.packages(inst)
         deploy = [] if self.apps_of(inst) else self.recipes(inst, DEPLOY)
         out += compile_run_list(ctx, self.recipes(inst, SETUP) + deploy)
         out += self.databags(inst, ctx)
         return out
+
+    def packages(self, inst: Instance) -> list[Resource]:
+        """The layers' ``packages``, as one package resource (none when no layer lists any)."""
+        packages = list(dict.fromkeys(p for layer in inst.layers for p in self.stack.layers[layer].packages))
+        if not packages:
+            return []
+        return [self._internal(self._type("package")(" ".join(packages), package_name=packages))]
 
     def setup_finish(self, inst: Instance) -> list[Resource]:
         """The marker remembering the setup: written last, once everything before it succeeded."""
@@ -209,6 +223,8 @@ def plan_run(stack: Stack, registry: Registry, command: str, names: Sequence[str
                           setup_finish=builder.setup_finish(inst), after_setup=deploys.get(name))
         elif command == CONFIGURE:
             job = HostJob(name, builder.configure(inst))
+        elif command == INSTALL_DEPENDENCIES:
+            job = HostJob(name, builder.packages(inst))
         elif command == SHUTDOWN:
             resources = builder.shutdown(inst)
             if not resources:

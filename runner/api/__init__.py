@@ -13,12 +13,15 @@ See docs/python-api.md. The command line is one client of this module.
 
 from runner.api.reports import (
     CookbooksReport,
+    DependenciesReport,
     DeployReport,
     HistoryReport,
+    HostDependencies,
     InstanceRow,
     InstancesReport,
     InstanceStatus,
     LifecycleReport,
+    PackageChange,
     StatusReport,
 )
 from runner.api.session import Session
@@ -34,15 +37,18 @@ from runner.events import (
 
 __all__ = [
     "CookbooksReport",
+    "DependenciesReport",
     "DeployReport",
     "Event",
     "HistoryReport",
+    "HostDependencies",
     "HostError",
     "HostFinished",
     "InstanceRow",
     "InstanceStatus",
     "InstancesReport",
     "LifecycleReport",
+    "PackageChange",
     "Progress",
     "ResourceChanged",
     "RunFinished",

@@ -10,8 +10,9 @@ configure on the instances still online. ``lifecycle=False`` skips them.
 
 from __future__ import annotations
 
-from runner.api import runs
+from runner.api import runs, setup_record
 from runner.api.base import SessionBase
+from runner.api.instance_status import shown
 from runner.api.reports import InstanceRow, InstancesReport
 from runner.events import Progress
 from runner.model.lifecycle import CONFIGURE, CONVERGE, SHUTDOWN
@@ -20,12 +21,14 @@ from runner.providers.api import InstanceState, start_instances
 ACTIONS = ("list", "start", "stop", "destroy")
 
 
-def _row(session: SessionBase, state: InstanceState) -> InstanceRow:
+def _row(session: SessionBase, state: InstanceState, entries: dict[str, setup_record.SetupEntry]) -> InstanceRow:
     inst = session.stack.instances[state.name]
     host = state.host
-    return InstanceRow(state.name, state.status, inst.hostname, list(inst.layers),
+    view = shown(state, entries.get(state.name))  # the OpsWorks word: the provider's, or a setup's
+    return InstanceRow(state.name, view.status, inst.hostname, list(inst.layers),
                        host.address if host else None, host.port if host else None,
-                       dict(host.ports) if host else {}, dict(state.details))
+                       dict(host.ports) if host else {}, dict(state.details),
+                       view.provider_status if view.overridden else None, view.reason)
 
 
 def act(session: SessionBase, action: str, names: list[str], *, lifecycle: bool = True) -> InstancesReport:
@@ -53,5 +56,6 @@ def act(session: SessionBase, action: str, names: list[str], *, lifecycle: bool 
                   "start": lambda n: start_instances(provider, n, wait_for_ssh=lifecycle)}[action](names)
     if events:
         event(CONVERGE if action == "start" else CONFIGURE, online())
-    report.instances = [_row(session, s) for s in states]
+    entries = setup_record.for_stack(session.stack).entries()
+    report.instances = [_row(session, s, entries) for s in states]
     return report

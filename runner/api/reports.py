@@ -135,14 +135,19 @@ class InstanceStatus:
     """One instance in ``runner status``: its provider state, whether it was set up, what each app runs."""
 
     instance: str
-    status: str
+    status: str  # OpsWorks' word (runner.api.instance_status): the provider's, or what the runner knows
     layers: list[str]
     setup: bool | None = None  # None: not known (the host was not reached)
     error: str | None = None
     apps: dict[str, dict[str, Any] | None] = field(default_factory=dict)  # app -> release, revision, status, time
+    provider_status: str | None = None  # the provider's own word, when ``status`` says otherwise
+    reason: str | None = None  # why ``status`` is not the provider's word (e.g. why the setup failed)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        data = dataclasses.asdict(self)
+        if self.provider_status is None:
+            del data["provider_status"]
+        return data
 
 
 @dataclass
@@ -169,18 +174,22 @@ class InstanceRow:
     """One instance as its provider sees it after ``instances list|start|stop|destroy``."""
 
     instance: str
-    status: str
+    status: str  # OpsWorks' word (runner.api.instance_status): the provider's, or what the runner knows
     hostname: str
     layers: list[str]
     address: str | None = None
     port: int | None = None
     ports: dict[int, int] = field(default_factory=dict)  # service port -> published port at address
     details: dict[str, Any] = field(default_factory=dict)
+    provider_status: str | None = None  # the provider's own word, when ``status`` says otherwise
+    reason: str | None = None  # why ``status`` is not the provider's word
 
     def to_dict(self) -> dict[str, Any]:
         data = {"instance": self.instance, "status": self.status, "hostname": self.hostname,
                 "layers": self.layers, "address": self.address, "port": self.port,
-                "ports": {str(k): v for k, v in self.ports.items()}}
+                "ports": {str(k): v for k, v in self.ports.items()}, "reason": self.reason}
+        if self.provider_status is not None:
+            data["provider_status"] = self.provider_status
         if self.details:
             data["details"] = self.details
         return data
@@ -202,6 +211,61 @@ class InstancesReport:
     def to_dict(self) -> dict[str, Any]:
         return {"stack": self.stack, "action": self.action, "ok": self.ok,
                 "instances": [i.to_dict() for i in self.instances], "events": [e.to_dict() for e in self.events]}
+
+
+@dataclass
+class PackageChange:
+    """One package an update moved: ``before`` None when it was newly installed, ``after`` None when removed."""
+
+    name: str
+    before: str | None
+    after: str | None
+
+
+@dataclass
+class HostDependencies:
+    """One host of ``update_dependencies``: its package manager and the packages that moved."""
+
+    host: str
+    ok: bool
+    manager: str | None = None  # apt | dnf | yum; None when not found (or the host was not reached)
+    changes: list[PackageChange] = field(default_factory=list)
+    error: str | None = None
+    output: list[str] = field(default_factory=list)  # the upgrade's last lines, when it failed
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"host": self.host, "ok": self.ok, "manager": self.manager,
+                "changes": [dataclasses.asdict(c) for c in self.changes], "error": self.error,
+                "output": self.output or None, "seconds": round(self.seconds, 3)}
+
+
+@dataclass
+class DependenciesReport:
+    """``update_dependencies``: per host, which packages moved from which version to which."""
+
+    command: str
+    stack: str
+    hosts: list[HostDependencies] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return all(h.ok for h in self.hosts)
+
+    def host(self, name: str) -> HostDependencies:
+        return next(h for h in self.hosts if h.host == name)
+
+    def host_results(self) -> list[HostResult]:
+        return [HostResult(h.host, changed=len(h.changes), failed=int(not h.ok), seconds=h.seconds, error=h.error)
+                for h in self.hosts]
+
+    def failures(self) -> dict[str, str]:
+        return {h.host: h.error or "failed" for h in self.hosts if not h.ok}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"command": self.command, "stack": self.stack, "ok": self.ok, "seconds": round(self.seconds, 3),
+                "hosts": [h.to_dict() for h in self.hosts]}
 
 
 @dataclass

@@ -23,12 +23,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from runner.api import deploys, runs
+from runner.api import dependencies, deploys, runs
 from runner.api import instances as instance_actions
 from runner.api import status as status_read
 from runner.api.base import EventHandler, SessionBase
 from runner.api.reports import (
     CookbooksReport,
+    DependenciesReport,
     DeployReport,
     HistoryReport,
     InstancesReport,
@@ -36,7 +37,7 @@ from runner.api.reports import (
     StatusReport,
 )
 from runner.errors import UserError
-from runner.model.lifecycle import CONFIGURE, CONVERGE, EXECUTE_RECIPES, SETUP, SHUTDOWN
+from runner.model.lifecycle import CONFIGURE, CONVERGE, EXECUTE_RECIPES, INSTALL_DEPENDENCIES, SETUP, SHUTDOWN
 from runner.plugin.registry import Registry
 from runner.ssh.group import DEFAULT_PARALLEL
 
@@ -112,6 +113,19 @@ class Session(SessionBase):
                  custom_json: Mapping[str, Any] | None = None) -> LifecycleReport:
         """The shutdown recipes, bounded by the layers' shutdown_timeout (``instances_stop`` runs it first)."""
         return runs.run_recipes(self, SHUTDOWN, self.select(instances, layers), custom_json=custom_json)
+
+    # -- packages ------------------------------------------------------------------------------
+
+    def install_dependencies(self, instances: Sequence[str] | None = None,
+                             layers: Sequence[str] | None = None) -> LifecycleReport:
+        """The layers' ``packages`` installed again, as setup installs them (OpsWorks' install_dependencies)."""
+        return runs.run_recipes(self, INSTALL_DEPENDENCIES, self.select(instances, layers))
+
+    def update_dependencies(self, instances: Sequence[str] | None = None,
+                            layers: Sequence[str] | None = None) -> DependenciesReport:
+        """OS package upgrades (apt-get, dnf or yum, as found on each host); the report says which package
+        moved from which version to which, per host (OpsWorks' update_dependencies)."""
+        return dependencies.update_dependencies(self, self.select(instances, layers))
 
     # -- apps ----------------------------------------------------------------------------------
 

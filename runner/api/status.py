@@ -1,4 +1,8 @@
-"""``status``: each instance as its provider sees it, whether it was set up, and what each app runs.
+"""``status``: each instance's OpsWorks status, whether it was set up, and what each app runs.
+
+The status is the provider's word overlaid with the runner's own record and
+with this command's SSH connection (runner.api.instance_status): a host the
+provider says is online and that SSH cannot reach is ``connection_lost``.
 
 One remote command per online instance reads the setup marker and, for every
 app of its layers, where ``current`` points and that release's .release.json.
@@ -11,7 +15,9 @@ import shlex
 import time
 from typing import Any
 
+from runner.api import setup_record
 from runner.api.base import SessionBase
+from runner.api.instance_status import shown
 from runner.api.reports import InstanceStatus, StatusReport
 from runner.engine.wire import run_script
 from runner.lifecycle import setup_marker
@@ -76,12 +82,16 @@ def status(session: SessionBase, names: list[str]) -> StatusReport:
     with HostGroup(targets, session.parallel) as group:
         found_by_host = group.each(read, keep_open=False)
     seen: dict[str, dict[str, Any]] = {**found_by_host.succeeded,
-                                       **{n: {"error": e.message} for n, e in found_by_host.failed.items()}}
+                                       **{n: {"error": e.message, "cause": e.cause}
+                                          for n, e in found_by_host.failed.items()}}
+    entries = setup_record.for_stack(stack).entries()
     report = StatusReport(stack.name)
     for state in states:
         found = seen.get(state.name, {})
+        view = shown(state, entries.get(state.name), ssh_cause=found.get("cause"), ssh_error=found.get("error"))
         report.instances.append(InstanceStatus(
-            state.name, state.status, list(stack.instances[state.name].layers), found.get("setup"),
-            found.get("error"), found.get("apps", {a: None for a in host_apps(stack, state.name)})))
+            state.name, view.status, list(stack.instances[state.name].layers), found.get("setup"),
+            found.get("error"), found.get("apps", {a: None for a in host_apps(stack, state.name)}),
+            view.provider_status if view.overridden else None, view.reason))
     session.finished(info, report, time.monotonic() - started)
     return report

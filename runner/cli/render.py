@@ -16,6 +16,7 @@ from typing import IO, Any
 
 from runner.api.reports import (
     CookbooksReport,
+    DependenciesReport,
     DeployReport,
     HistoryReport,
     InstancesReport,
@@ -141,6 +142,26 @@ def print_lifecycle(out: IO[str], report: LifecycleReport, fmt: str) -> None:
 # -- apps ----------------------------------------------------------------------------------
 
 
+def print_dependencies(out: IO[str], report: DependenciesReport, fmt: str) -> None:
+    """``update-dependencies``: a row per host, then each package that moved (``name 1.0 -> 1.1``)."""
+    if fmt == "json":
+        print_json(out, report)
+        return
+    out.write(f"\n{report.command} of stack {report.stack}: {report.seconds:.1f} s\n")
+    print_table(out, ("HOST", "RESULT", "MANAGER", "CHANGED", "SECONDS"),
+                [(h.host, "ok" if h.ok else "FAILED", h.manager or "-", len(h.changes), f"{h.seconds:.1f}")
+                 for h in report.hosts])
+    for h in report.hosts:
+        if h.changes:
+            out.write(f"\n{h.host}:\n")
+            for c in h.changes:
+                out.write(f"  {c.name} {c.before or '(not installed)'} -> {c.after or '(removed)'}\n")
+        if h.error:
+            out.write(f"\n{h.host}: {h.error}\n")
+            if h.output:
+                out.write(tail("\n".join(h.output)) + "\n")
+
+
 def deploy_title(report: DeployReport) -> str:
     if report.command == "undeploy":
         return f"undeploy of {report.app}: {report.seconds:.1f} s"
@@ -205,6 +226,8 @@ def print_status(out: IO[str], err: IO[str], report: StatusReport, fmt: str) -> 
     for row in report.instances:
         if row.error:
             err.write(f"runner: {row.instance}: {row.error}\n")
+        elif row.reason:
+            err.write(f"runner: {row.instance}: {row.status}: {row.reason}\n")
 
 
 def print_instances(out: IO[str], err: IO[str], report: InstancesReport, fmt: str) -> None:
@@ -228,6 +251,9 @@ def print_instances(out: IO[str], err: IO[str], report: InstancesReport, fmt: st
     print_table(out, ("INSTANCE", "HOSTNAME", "LAYERS", "STATUS", "ADDRESS", "PORTS", "DETAILS"), [
         (r.instance, r.hostname, ",".join(r.layers), r.status, f"{r.address}:{r.port}" if r.address else "-",
          ports(r), details(r)) for r in report.instances])
+    for r in report.instances:
+        if r.reason:
+            err.write(f"runner: {r.instance}: {r.status}: {r.reason}\n")
 
 
 def print_cookbooks(out: IO[str], report: CookbooksReport, fmt: str) -> None:

@@ -60,6 +60,9 @@ class HostOptions:
     verbose: int = 0
     log: Callable[[str, str], None] = lambda host, line: None  # live lines and -v output
     on_changed: Callable[[str, str, str], None] = lambda host, key, summary: None
+    #: called with the host's name when its setup is about to be applied (never in a plan): the
+    #: probe found no setup marker, or the job always sets up
+    on_setup: Callable[[str], None] = lambda host: None
     redact: Redactor = field(default_factory=Redactor)
     #: who takes the host's run lock (hostlock.holder), in the probe's command; None: take no lock
     lock: str | None = None
@@ -184,6 +187,7 @@ class HostRunner:
             resources = setup + resources
             self.opts.log(job.name, f"probing {len(resources)} resources (setup first)")
             probe = self._probe(resources)
+            self._setup_starts()  # the probe took the host's lock: the setup is this run's now
         else:
             self.opts.log(job.name, f"probing {len(resources)} resources (and {len(setup)} of setup, if never set up)")
             configured, fresh = new_token(), new_token()
@@ -193,6 +197,7 @@ class HostRunner:
                 self.outcome.ran_setup = True
                 resources = setup + resources
                 self.opts.log(job.name, "never set up: setup runs first")
+                self._setup_starts()
                 probe = self._parse(result, fresh, resources)
             else:
                 probe = self._parse(result, configured, resources)
@@ -222,6 +227,10 @@ class HostRunner:
         self.opts.log(job.name, f"probing {len(rest)} resources (the setup marker and the rest)")
         probe = self._probe(rest)
         self._apply(rest, probe, self._diff(rest, probe))
+
+    def _setup_starts(self) -> None:
+        if not self.opts.plan:
+            self.opts.on_setup(self.job.name)
 
     def _not_run(self, resources: list[Resource]) -> None:
         for resource in resources:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from runner.model.databases import data_source_refs
 from runner.model.fields import Checker, Invalid, describe, suggest
 from runner.model.sections import layer_refs
 from runner.model.stack import App, AppSource, BalancerSettings, DeploySettings, EnvValue, HealthCheck
 from runner.model.yamlsource import KeyPath, Located
 
-APP_KEYS: tuple[str, ...] = ("layers", "source", "environment", "deploy", "custom_json")
+APP_KEYS: tuple[str, ...] = ("layers", "source", "environment", "deploy", "custom_json", "data_sources")
 DEPLOY_KEYS: tuple[str, ...] = (
     "strategy", "batch", "keep_releases", "max_failures", "health_check", "options", "load_balancer",
 )
@@ -22,8 +23,12 @@ _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _PERCENT = re.compile(r"^(\d{1,3})%$")
 
 
-def build_app(check: Checker, name: str, raw: Any, layers: list[str]) -> App | None:
-    """An :class:`App` from ``apps.<name>``, or None when its source is unusable (reported)."""
+def build_app(check: Checker, name: str, raw: Any, layers: list[str],
+              databases: list[str] | None = None) -> App | None:
+    """An :class:`App` from ``apps.<name>``, or None when its source is unusable (reported).
+
+    :param databases: the names of ``stack.databases``, which ``data_sources`` may name.
+    """
     path: KeyPath = ("apps", name)
     check.attempt(check.name, path, name, "app")
     raw = check.attempt(check.mapping, path, raw, APP_KEYS, ("layers", "source"), default={})
@@ -34,9 +39,12 @@ def build_app(check: Checker, name: str, raw: Any, layers: list[str]) -> App | N
     if deploy is None:
         deploy = DeploySettings(load_balancer=default_balancer(layers, app_layers))
     custom_json = check.get(raw, path + ("custom_json",), check.free_mapping, {})
+    data_sources = check.get(raw, path + ("data_sources",),
+                             lambda p, v: data_source_refs(check, p, v, list(databases or ())), ())
     if source is None:
         return None
-    return App(name, app_layers, source, environment, deploy, custom_json, location=check.key_at(path))
+    return App(name, app_layers, source, environment, deploy, custom_json, location=check.key_at(path),
+               data_sources=data_sources)
 
 
 def _source(check: Checker, path: KeyPath, value: Any) -> AppSource:

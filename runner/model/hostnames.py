@@ -1,7 +1,8 @@
 """OpsWorks-style hostname themes.
 
 An instance without an explicit ``hostname`` gets one from the stack's
-``hostname_theme``. ``Layer_Dependent`` names hosts after their first layer
+``hostname_theme``. The theme names are spelled as the OpsWorks API spelled them, plus our own
+``Cheeses``. ``Layer_Dependent`` names hosts after their first layer
 (``app1``, ``app2``, ``lb1``); every other theme hands out names from a list
 in file order. Assignment is deterministic: the same stack file always gives
 the same hostnames.
@@ -13,6 +14,8 @@ import re
 from collections.abc import Iterator
 
 LAYER_DEPENDENT = "Layer_Dependent"
+#: earlier spellings of two themes -> the OpsWorks API's (stack.yml with an old one is an error)
+RENAMED_THEMES: dict[str, str] = {"European_Cities": "Europe_Cities", "Greek_Deities": "Greek_Deities_and_Titans"}
 
 THEMES: dict[str, tuple[str, ...] | None] = {
     LAYER_DEPENDENT: None,
@@ -28,12 +31,14 @@ THEMES: dict[str, tuple[str, ...] | None] = {
         "lenticularis", "mammatus", "castellanus", "fractus", "pileus", "velum",
         "arcus", "incus", "floccus", "undulatus", "radiatus",
     ),
-    "European_Cities": (
-        "amsterdam", "athens", "barcelona", "berlin", "bern", "bratislava", "brussels",
-        "bucharest", "budapest", "copenhagen", "dublin", "edinburgh", "florence",
-        "geneva", "helsinki", "krakow", "lisbon", "ljubljana", "london", "lyon",
-        "madrid", "milan", "oslo", "paris", "prague", "riga", "rome", "sofia",
-        "stockholm", "tallinn", "vienna", "vilnius", "warsaw", "zagreb", "zurich",
+    "Europe_Cities": (
+        "amsterdam", "antwerp", "athens", "barcelona", "berlin", "bern", "bilbao", "bologna", "bordeaux",
+        "bratislava", "brno", "brussels", "bucharest", "budapest", "cologne", "copenhagen", "dresden",
+        "dublin", "edinburgh", "florence", "frankfurt", "gdansk", "geneva", "genoa", "glasgow", "gothenburg",
+        "graz", "hamburg", "helsinki", "krakow", "lisbon", "ljubljana", "london", "lyon", "madrid", "malmo",
+        "marseille", "milan", "munich", "naples", "oslo", "paris", "porto", "prague", "riga", "rome",
+        "rotterdam", "seville", "sofia", "stockholm", "tallinn", "turin", "valencia", "venice", "vienna",
+        "vilnius", "warsaw", "zagreb", "zurich",
     ),
     "Fruits": (
         "apple", "apricot", "banana", "blackberry", "blueberry", "cherry", "coconut",
@@ -41,11 +46,20 @@ THEMES: dict[str, tuple[str, ...] | None] = {
         "lime", "lychee", "mango", "melon", "nectarine", "orange", "papaya", "peach",
         "pear", "pineapple", "plum", "pomegranate", "quince", "raspberry", "strawberry",
     ),
-    "Greek_Deities": (
+    "Greek_Deities_and_Titans": (
         "zeus", "hera", "poseidon", "demeter", "athena", "apollo", "artemis", "ares",
         "aphrodite", "hephaestus", "hermes", "hestia", "dionysus", "hades", "persephone",
         "eros", "nike", "hecate", "helios", "selene", "eos", "pan", "iris", "nemesis",
-        "tyche", "gaia", "uranus", "rhea",
+        "tyche", "gaia", "uranus", "rhea", "cronus", "oceanus", "hyperion", "coeus", "crius",
+        "iapetus", "theia", "themis", "mnemosyne", "phoebe", "tethys", "atlas", "prometheus",
+        "epimetheus", "metis",
+    ),
+    "Legendary_creatures_from_Japan": (
+        "akaname", "amabie", "bakeneko", "baku", "hitotsume-kozo", "jorogumo", "kamaitachi", "kappa",
+        "karakasa", "kirin", "kitsune", "kodama", "komainu", "mujina", "nekomata", "noppera-bo", "nue",
+        "nurikabe", "oni", "raiju", "rokurokubi", "ryujin", "shisa", "tanuki", "tengu", "tsuchinoko",
+        "tsukumogami", "umibozu", "ushi-oni", "yamata-no-orochi", "yamauba", "yuki-onna",
+        "zashiki-warashi",
     ),
     "Planets_and_Moons": (
         "mercury", "venus", "earth", "luna", "mars", "phobos", "deimos", "jupiter", "io",
@@ -58,6 +72,22 @@ THEMES: dict[str, tuple[str, ...] | None] = {
         "venus", "vulcan", "mercury", "vesta", "bacchus", "pluto", "proserpina",
         "cupid", "victoria", "aurora", "sol", "luna", "janus", "saturn", "fortuna",
         "faunus", "flora", "pomona",
+    ),
+    "Scottish_Islands": (
+        "arran", "barra", "benbecula", "berneray", "bressay", "bute", "canna", "coll", "colonsay",
+        "cumbrae", "eday", "eigg", "eriskay", "fetlar", "foula", "gigha", "harris", "hoy", "iona", "islay",
+        "jura", "kerrera", "lewis", "lismore", "lunga", "muck", "mull", "raasay", "rousay", "rum",
+        "sanday", "scalpay", "shapinsay", "skye", "staffa", "stronsay", "taransay", "tiree", "ulva",
+        "unst", "vatersay", "westray", "whalsay", "yell",
+    ),
+    "US_Cities": (
+        "atlanta", "austin", "baltimore", "boston", "buffalo", "charlotte", "chicago", "cincinnati",
+        "cleveland", "columbus", "dallas", "denver", "detroit", "el-paso", "fresno", "honolulu", "houston",
+        "indianapolis", "jacksonville", "kansas-city", "las-vegas", "los-angeles", "louisville", "memphis",
+        "miami", "milwaukee", "minneapolis", "nashville", "new-orleans", "new-york", "oakland", "omaha",
+        "philadelphia", "phoenix", "pittsburgh", "portland", "raleigh", "sacramento", "salt-lake-city",
+        "san-antonio", "san-diego", "san-francisco", "san-jose", "seattle", "st-louis", "tampa", "tucson",
+        "tulsa",
     ),
     "Wild_Cats": (
         "lion", "tiger", "leopard", "jaguar", "cheetah", "cougar", "lynx", "bobcat",

@@ -12,6 +12,7 @@ setup              setup (which ends with a deploy of each app of the layers)
 configure          configure
 execute_recipes    the named recipes (``event`` is ``execute_recipes``)
 shutdown           shutdown (before ``instances stop|destroy``)
+install_depend...  none: the layers' packages again, as setup installs them
 deploy, rollback   deploy (the app's release moves)
 undeploy           undeploy
 =================  ==============================================================
@@ -29,7 +30,9 @@ EXECUTE_RECIPES = "execute_recipes"
 RECIPE_EVENTS: tuple[str, ...] = (*LIFECYCLE_EVENTS, EXECUTE_RECIPES)
 
 CONVERGE, ROLLBACK = "converge", "rollback"
+#: OpsWorks' command that installs the layers' packages again (no recipes run)
+INSTALL_DEPENDENCIES = "install_dependencies"
 #: the commands that run recipes on instances through the engine (no release moves)
-RECIPE_COMMANDS: tuple[str, ...] = (CONVERGE, SETUP, CONFIGURE, EXECUTE_RECIPES, SHUTDOWN)
+RECIPE_COMMANDS: tuple[str, ...] = (CONVERGE, SETUP, CONFIGURE, EXECUTE_RECIPES, SHUTDOWN, INSTALL_DEPENDENCIES)
 #: the commands that move an app's release
 DEPLOY_COMMANDS: tuple[str, ...] = (DEPLOY, ROLLBACK, UNDEPLOY)

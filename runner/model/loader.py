@@ -15,8 +15,9 @@ from typing import Any
 
 from runner.errors import Location, UserError, UserErrors
 from runner.model.apps import build_app
+from runner.model.databases import build_databases
 from runner.model.fields import Checker
-from runner.model.hostnames import LAYER_DEPENDENT, THEMES, assign_hostnames
+from runner.model.hostnames import LAYER_DEPENDENT, RENAMED_THEMES, THEMES, assign_hostnames
 from runner.model.includes import SECTIONS, Part, read_parts
 from runner.model.merge import deep_merge
 from runner.model.sections import InstanceDraft, build_layer, read_instance
@@ -33,7 +34,7 @@ from runner.model.stack import (
 from runner.model.yamlsource import Document, KeyPath
 
 STACK_KEYS: tuple[str, ...] = (
-    "name", "hostname_theme", "provider", "provider_options", "ssh", "cookbooks", "custom_json",
+    "name", "hostname_theme", "provider", "provider_options", "ssh", "cookbooks", "custom_json", "databases",
 )
 SSH_KEYS: tuple[str, ...] = (
     "user", "key", "port", "host_key_policy", "known_hosts", "config_file", "use_agent",
@@ -115,7 +116,10 @@ class _Builder:
         theme = check.get(raw, ("stack", "hostname_theme"), self._theme, LAYER_DEPENDENT)
         provider = check.get(raw, ("stack", "provider"), check.string, "static")
         drafts = [read_instance(c, name, value, list(layers)) for name, (c, value) in entries["instances"].items()]
-        apps = (build_app(c, name, value, list(layers)) for name, (c, value) in entries["apps"].items())
+        databases = check.get(raw, ("stack", "databases"), lambda p, v: build_databases(check, p, v), {})
+        declared = list(raw["databases"]) if isinstance(raw.get("databases"), dict) else []  # broken ones too
+        apps = (build_app(c, name, value, list(layers), declared)
+                for name, (c, value) in entries["apps"].items())
         return Stack(
             name=check.get(raw, ("stack", "name"), self._name, ""),
             path=self.path.expanduser().absolute(),
@@ -128,6 +132,7 @@ class _Builder:
             layers=layers,
             instances=self._instances(drafts, theme, provider),
             apps={app.name: app for app in apps if app is not None},
+            databases=databases,
             marks=self._marks(entries),
         )
 
@@ -157,6 +162,9 @@ class _Builder:
         return self.check.name(path, self.check.string(path, value), "stack")
 
     def _theme(self, path: KeyPath, value: Any) -> str:
+        if isinstance(value, str) and value in RENAMED_THEMES:  # an earlier spelling: point at OpsWorks' one
+            raise self.check.fail(path, f"unknown hostname theme '{value}'",
+                                  f"did you mean '{RENAMED_THEMES[value]}'? themes are spelled as in OpsWorks")
         return self.check.choice(path, value, THEMES, "hostname theme")
 
     def _ssh(self, path: KeyPath, value: Any) -> SshSettings:

@@ -22,6 +22,8 @@ INSTANCE_KEYS: tuple[str, ...] = (
 )
 
 _RECIPE = re.compile(r"^[A-Za-z0-9_-]+(::[A-Za-z0-9_-]+)?$")
+#: what the package resource accepts as a package name (apt, dnf and yum names)
+_PACKAGE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.+_:~-]*$")
 
 
 def build_layer(check: Checker, name: str, raw: Any) -> Layer:
@@ -32,7 +34,7 @@ def build_layer(check: Checker, name: str, raw: Any) -> Layer:
     return Layer(
         name=name,
         recipes=check.get(raw, path + ("recipes",), _recipes_of(check), {}),
-        packages=check.get(raw, path + ("packages",), check.strings, ()),
+        packages=check.get(raw, path + ("packages",), lambda p, v: _packages(check, p, v), ()),
         custom_json=check.get(raw, path + ("custom_json",), check.free_mapping, {}),
         auto_healing=check.get(raw, path + ("auto_healing",), check.boolean, False),
         shutdown_timeout=check.get(
@@ -41,6 +43,23 @@ def build_layer(check: Checker, name: str, raw: Any) -> Layer:
         provider_options=check.get(raw, path + ("provider_options",), check.free_mapping, {}),
         location=check.key_at(path),
     )
+
+
+def _packages(check: Checker, path: KeyPath, value: Any) -> tuple[str, ...]:
+    """``packages: [curl, tree]``: system package names, each once; a bad one is reported and left out."""
+    names = check.strings(path, value)
+    found: list[str] = []
+    for i, name in enumerate(value):
+        if not isinstance(name, str) or name not in names:
+            continue
+        if not _PACKAGE.match(name):
+            check.fail(path + (i,), f"invalid package name '{name}'",
+                       "letters, digits and . + _ : ~ -, starting with a letter or digit")
+        elif name in found:
+            check.fail(path + (i,), f"package '{name}' is listed twice")
+        else:
+            found.append(name)
+    return tuple(found)
 
 
 def _recipes_of(check: Checker) -> Callable[[KeyPath, Any], dict[str, tuple[str, ...]]]:

@@ -17,6 +17,8 @@ from runner.model.yamlsource import Located
 HOST_KEY_POLICIES: tuple[str, ...] = ("strict", "accept-new", "off")
 
 Path_ = tuple[str | int, ...]
+#: secure values shorter than this would match too much by chance ("on", "1") to be hidden in output
+MIN_SECRET_LENGTH = 4
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,24 @@ class EnvValue:
 
 
 @dataclass(frozen=True)
+class Database:
+    """``stack.databases.<name>``: a database registered with the stack (OpsWorks' RDS layer)."""
+
+    name: str
+    engine: str  # mysql, postgres, ...
+    address: str
+    port: int
+    database: str | None  # the database (schema) name on the server
+    username: str
+    password: EnvValue  # always secure
+    location: Location = Location("stack.yml")
+
+    def __repr__(self) -> str:  # EnvValue hides the password itself; say so here too
+        return (f"Database(name={self.name!r}, engine={self.engine!r}, address={self.address!r}, "
+                f"port={self.port}, database={self.database!r}, username={self.username!r}, password='***')")
+
+
+@dataclass(frozen=True)
 class Layer:
     name: str
     recipes: dict[str, tuple[str, ...]]  # event -> recipe names ("cb" or "cb::r")
@@ -136,6 +156,7 @@ class App:
     deploy: DeploySettings = field(default_factory=DeploySettings)
     custom_json: dict[str, Any] = field(default_factory=dict)
     location: Location = Location("stack.yml")
+    data_sources: tuple[str, ...] = ()  # names of stack.databases entries the app uses
 
 
 @dataclass(frozen=True)
@@ -151,6 +172,7 @@ class Stack:
     layers: dict[str, Layer] = field(default_factory=dict)
     instances: dict[str, Instance] = field(default_factory=dict)
     apps: dict[str, App] = field(default_factory=dict)
+    databases: dict[str, Database] = field(default_factory=dict)
     marks: dict[Path_, Location] = field(default_factory=dict, repr=False, compare=False)
 
     @property

@@ -38,6 +38,7 @@ BUILTIN_PLUGINS: tuple[tuple[str, str], ...] = (
     ("deploy", "runner.cli.commands.deploy"),
     ("status", "runner.cli.commands.status"),
     ("update-cookbooks", "runner.cli.commands.update_cookbooks"),
+    ("dependencies", "runner.cli.commands.dependencies"),
 )
 
 #: Built-in plugins that cannot be blocked: without them nobody could see what is loaded.

@@ -2,7 +2,7 @@
 
 It cannot create or stop machines. Its status is a TCP connect to each
 instance's SSH port (in parallel, one second each), so ``runner instances``
-tells which hosts answer.
+tells which hosts answer: ``online``, or ``connection_lost``.
 """
 
 from __future__ import annotations
@@ -13,9 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from runner import hookimpl
 from runner.errors import UserError
-from runner.providers.api import ONLINE, HostAddress, InstanceState, Provider
-
-UNREACHABLE = "unreachable"
+from runner.providers.api import CONNECTION_LOST, ONLINE, HostAddress, InstanceState, Provider
 
 
 class StaticProvider(Provider):
@@ -38,7 +36,8 @@ class StaticProvider(Provider):
             with socket.create_connection((host.address, port), timeout=self.probe_timeout):
                 return InstanceState(host.instance, ONLINE, host)
         except OSError as exc:
-            return InstanceState(host.instance, UNREACHABLE, None, {"error": str(exc)})
+            # the machine is there (stack.yml says so) and its SSH port does not answer
+            return InstanceState(host.instance, CONNECTION_LOST, None, {"error": str(exc)})
 
     def status(self, names: Sequence[str] | None = None) -> list[InstanceState]:
         hosts = [self._address(n) for n in self._names(names)]

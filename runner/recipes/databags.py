@@ -1,14 +1,15 @@
 """The OpsWorks Chef 12 data bags, with the field names OpsWorks used.
 
 ``aws_opsworks_app``, ``aws_opsworks_instance``, ``aws_opsworks_layer``,
-``aws_opsworks_stack`` and ``aws_opsworks_command``: lists of plain,
+``aws_opsworks_rds_db_instance``, ``aws_opsworks_stack`` and
+``aws_opsworks_command``: lists of plain,
 JSON-serialisable dicts. Ids are UUIDs derived from the stack's name and the
 object's name, so the same stack gives the same bags on every run and
 rewriting them on a host changes nothing when nothing changed.
 
-Environment values are given in full, secure ones included (recipes need
-them); whoever prints or logs a bag must hide the values of the app's secure
-keys (see :func:`runner.recipes.secrets.secret_values`).
+Environment values and database passwords are given in full, secure ones
+included (recipes need them); whoever prints or logs a bag must hide them
+(see :func:`runner.recipes.secrets.secret_values`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import json
 import uuid
 from typing import Any
 
-from runner.model.stack import App
+from runner.model.stack import App, Database, Stack
 from runner.recipes.context import InstanceView, RunContext
 from runner.recipes.views import instance_views, source_dict
 
@@ -25,11 +26,14 @@ BAG_NAMES: tuple[str, ...] = (
     "aws_opsworks_app",
     "aws_opsworks_instance",
     "aws_opsworks_layer",
+    "aws_opsworks_rds_db_instance",
     "aws_opsworks_stack",
     "aws_opsworks_command",
 )
 #: what OpsWorks reported as the instance's operating system (our host image)
 HOST_OS = "Debian 12"
+#: the region and account in the ARNs of registered databases (no AWS account is involved)
+REGION, ACCOUNT = "local", "000000000000"
 _NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://pypi.org/project/opsrunner/#databags")
 
 
@@ -45,7 +49,7 @@ def build_databags(ctx: RunContext) -> dict[str, list[dict[str, Any]]]:
     order = {name: i for i, name in enumerate(stack.instances)}
     instances = sorted(instance_views(ctx), key=lambda view: (order.get(view.name, len(order)), view.name))
     return {
-        "aws_opsworks_app": [_app(stack.name, app, deploying) for app in stack.apps.values()],
+        "aws_opsworks_app": [_app(stack, app, deploying) for app in stack.apps.values()],
         "aws_opsworks_instance": [_instance(stack.name, view) for view in instances],
         "aws_opsworks_layer": [
             {
@@ -57,12 +61,13 @@ def build_databags(ctx: RunContext) -> dict[str, list[dict[str, Any]]]:
             }
             for name, layer in stack.layers.items()
         ],
+        "aws_opsworks_rds_db_instance": [_rds(stack.name, database) for database in stack.databases.values()],
         "aws_opsworks_stack": [
             {
                 "stack_id": object_id(stack.name, "stack"),
                 "name": stack.name,
                 "hostname_theme": stack.hostname_theme,
-                "region": "local",
+                "region": REGION,
                 "use_custom_cookbooks": True,
             }
         ],
@@ -100,7 +105,43 @@ def to_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, indent=2, default=str) + "\n"
 
 
-def _app(stack_name: str, app: App, deploying: str | None) -> dict[str, Any]:
+def database_arn(database: Database) -> str:
+    """The ARN OpsWorks would have given the database: ``arn:aws:rds:local:000000000000:db:<name>``."""
+    return f"arn:aws:rds:{REGION}:{ACCOUNT}:db:{database.name}"
+
+
+def _rds(stack_name: str, database: Database) -> dict[str, Any]:
+    """An ``aws_opsworks_rds_db_instance`` item: OpsWorks' field names, plus ``db_name`` (the database)."""
+    return {
+        "rds_db_instance_arn": database_arn(database),
+        "db_instance_identifier": database.name,
+        "db_name": database.database,
+        "db_user": database.username,
+        "db_password": database.password.value,
+        "engine": database.engine,
+        "address": database.address,
+        "port": database.port,
+        "region": REGION,
+        "stack_id": object_id(stack_name, "stack"),
+    }
+
+
+def _data_source(database: Database) -> dict[str, Any]:
+    """An item of an app's ``data_sources``: OpsWorks' three fields, plus where to connect and as whom
+    (the password is in the database's ``aws_opsworks_rds_db_instance`` item)."""
+    return {
+        "type": "RdsDbInstance",
+        "arn": database_arn(database),
+        "database_name": database.database,
+        "engine": database.engine,
+        "address": database.address,
+        "port": database.port,
+        "db_user": database.username,
+    }
+
+
+def _app(stack: Stack, app: App, deploying: str | None) -> dict[str, Any]:
+    stack_name = stack.name
     source = source_dict(app)
     url = source.get("url") or source.get("path")
     if app.source.type == "s3" and url is None:
@@ -116,7 +157,8 @@ def _app(stack_name: str, app: App, deploying: str | None) -> dict[str, Any]:
             "password": None,
         },
         "attributes": {"document_root": None, **app.custom_json},
-        "data_sources": [],
+        "data_sources": [_data_source(stack.databases[name]) for name in app.data_sources
+                         if name in stack.databases],
         # OpsWorks: true for the apps this command deploys (every app outside a deploy command)
         "deploy": deploying is None or deploying == app.name,
         "domains": [],

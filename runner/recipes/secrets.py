@@ -11,22 +11,19 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from runner.model.stack import Stack
+from runner.model.stack import MIN_SECRET_LENGTH, Stack
 from runner.resources.api import Resource
 
-#: shorter values would match too much by chance ("on", "1") to be worth hiding
-MIN_SECRET_LENGTH = 4
+__all__ = ["MIN_SECRET_LENGTH", "mark_sensitive", "secret_values"]
 _MAX_DEPTH = 20
 
 
 def secret_values(stack: Stack) -> set[str]:
-    """The values of every app's secure environment variables (those long enough to look for)."""
-    return {
-        env.value
-        for app in stack.apps.values()
-        for env in app.environment.values()
-        if env.secure and len(env.value) >= MIN_SECRET_LENGTH
-    }
+    """Every secure value of the stack (those long enough to look for): the apps' secure environment
+    variables and the passwords of the registered databases."""
+    values = [env for app in stack.apps.values() for env in app.environment.values()]
+    values += [database.password for database in stack.databases.values()]
+    return {env.value for env in values if env.secure and len(env.value) >= MIN_SECRET_LENGTH}
 
 
 def mark_sensitive(resources: Iterable[Resource], secrets: set[str]) -> None:

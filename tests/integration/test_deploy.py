@@ -68,7 +68,7 @@ def test_deploy_keep_releases_rollback_and_history(two_hosts) -> None:
         assert sh(hosts, name, "stat -c %a /srv/hello/shared/config/environment") == "600"
         assert sh(hosts, name, "ls /srv/hello/databags") .split() == [
             "aws_opsworks_app.json", "aws_opsworks_instance.json", "aws_opsworks_layer.json",
-            "aws_opsworks_stack.json"]
+            "aws_opsworks_rds_db_instance.json", "aws_opsworks_stack.json"]
         log = [json.loads(line) for line in sh(hosts, name, "cat /srv/hello/deployments.log").splitlines()]
         assert [e["command"] for e in log] == ["setup"] + ["deploy"] * 7, "setup's deploy, then seven deploys"
 

@@ -111,3 +111,53 @@ def test_ensure_image_is_cached(runner_docker_session):
     assert image.ensure_image(progress=lines.append) == tag
     assert lines == []  # nothing was built
     assert tag.startswith("runner-host:bookworm-") and len(tag.rsplit("-", 1)[1]) == 10
+
+
+def test_provider_options_apply_per_instance(docker_hosts):
+    import docker
+
+    config = {
+        "stack": {"provider_options": {"memory": "256m"}},
+        "instances": {"app2": {"provider_options": {"memory": "384m"}}},
+    }
+    hosts = docker_hosts(2, config=config)
+    sdk = docker.from_env(timeout=30)
+    try:
+        memory = {name: sdk.containers.get(hosts.container(name)).attrs["HostConfig"]["Memory"]
+                  for name in ("app1", "app2")}
+    finally:
+        sdk.close()
+    assert memory == {"app1": 256 * 1024 * 1024, "app2": 384 * 1024 * 1024}
+    assert {s.status for s in hosts.status()} == {ONLINE}
+
+
+def test_api_errors_carry_dockers_explanation(runner_docker_session, tmp_path):
+    import tarfile
+
+    from runner_docker import client, image
+    from runner_docker.client import DockerError
+
+    with pytest.raises(DockerError) as caught, client.calling("inspect runner-no-such-container"):
+        client.client().api.inspect_container("runner-no-such-container")
+    assert "No such container" in str(caught.value) and caught.value.status == 404
+    assert client.image_exists("runner-host:no-such-tag") is False
+
+    bad = tmp_path / "rootfs.tar"
+    bad.write_bytes(b"this is not a tarball\n" * 100)
+    with pytest.raises(DockerError) as caught:
+        image.import_rootfs(bad, "runner-test-import:bad")
+    assert str(caught.value).startswith("docker import rootfs.tar runner-test-import:bad failed")
+    assert client.image_exists("runner-test-import:bad") is False
+
+    tiny = tmp_path / "tiny.tar"
+    (tmp_path / "hello").write_text("hello\n")
+    with tarfile.open(tiny, "w") as tar:
+        tar.add(tmp_path / "hello", arcname="hello")
+    tag = f"runner-test-import:{tmp_path.name.lower()[-20:].strip('.-_') or 'x'}"
+    image.import_rootfs(tiny, tag)
+    try:
+        attrs = client.client().api.inspect_image(tag)
+        assert attrs["Config"]["Entrypoint"] == [image.ENTRYPOINT]
+        assert attrs["Config"]["Labels"] == {"runner.image": tag}
+    finally:
+        client.client().api.remove_image(tag, force=True)

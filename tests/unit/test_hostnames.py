@@ -6,10 +6,18 @@ import pytest
 
 from runner.model.hostnames import LAYER_DEPENDENT, THEMES, assign_hostnames, is_valid_hostname
 
-REQUIRED_THEMES = [
-    "Baked_Goods", "Clouds", "European_Cities", "Fruits", "Greek_Deities",
-    "Planets_and_Moons", "Roman_Deities", "Wild_Cats", "Cheeses",
+#: the OpsWorks API's theme names, exactly as it spelled them, plus our own Cheeses
+OPSWORKS_THEMES = [
+    "Layer_Dependent", "Baked_Goods", "Clouds", "Europe_Cities", "Fruits", "Greek_Deities_and_Titans",
+    "Legendary_creatures_from_Japan", "Planets_and_Moons", "Roman_Deities", "Scottish_Islands", "US_Cities",
+    "Wild_Cats",
 ]
+REQUIRED_THEMES = [t for t in OPSWORKS_THEMES if t != LAYER_DEPENDENT] + ["Cheeses"]
+_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
+
+
+def test_every_opsworks_theme_and_cheeses_and_nothing_else():
+    assert sorted(THEMES) == sorted(OPSWORKS_THEMES + ["Cheeses"])
 
 
 def test_layer_dependent_numbers_per_layer_in_file_order():
@@ -31,7 +39,16 @@ def test_list_themes_have_20_valid_unique_names(theme):
     names = THEMES[theme]
     assert len(names) >= 20
     assert len(set(names)) == len(names)
-    assert all(is_valid_hostname(n) and re.fullmatch(r"[a-z0-9-]+", n) for n in names)
+    assert all(is_valid_hostname(n) and _LABEL.fullmatch(n) for n in names), [
+        n for n in names if not _LABEL.fullmatch(n)]
+
+
+@pytest.mark.parametrize("theme", REQUIRED_THEMES)
+def test_theme_names_stay_valid_labels_when_numbered(theme):
+    instances = [(f"i{n}", "app", None) for n in range(2 * len(THEMES[theme]) + 1)]
+    names = assign_hostnames(theme, instances).values()
+    assert len(set(names)) == len(instances)
+    assert all(_LABEL.fullmatch(n) for n in names)
 
 
 def test_list_theme_in_file_order_skipping_taken_names():
@@ -65,3 +82,17 @@ def test_unknown_theme_is_a_key_error():
 )
 def test_is_valid_hostname(name, valid):
     assert is_valid_hostname(name) is valid
+
+
+@pytest.mark.parametrize("old, new", [("European_Cities", "Europe_Cities"),
+                                      ("Greek_Deities", "Greek_Deities_and_Titans")])
+def test_old_theme_spelling_fails_validation_with_exit_2(tmp_path, monkeypatch, capsys, old, new):
+    from runner.cli.main import main
+
+    (tmp_path / "stack.yml").write_text(f"stack:\n  name: x\n  hostname_theme: {old}\n")
+    monkeypatch.chdir(tmp_path)
+    assert main(["validate"]) == 2
+    err = capsys.readouterr().err
+    assert f"stack.yml:3:19: stack.hostname_theme: unknown hostname theme '{old}'" in err
+    assert f"did you mean '{new}'?" in err
+    assert "Traceback" not in err

@@ -37,6 +37,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("engine", ("runner.engine.*",)),
     ("lifecycle", ("runner.lifecycle",)),
     ("deploy", ("runner.deploy.*",)),
+    ("watch", ("runner.watch.*",)),
     ("api", ("runner.api.*",)),
     ("cli", ("runner.cli.*", "runner.__main__")),
     ("testing", ("runner.testing", "runner.conformance")),

@@ -96,7 +96,8 @@ def test_instance_order_does_not_depend_on_the_caller(tmp_path):
 
 def test_app_databags_files(tmp_path):
     files = app_databags(make_context(tmp_path, command_id="one"), "shop")
-    assert sorted(files) == ["aws_opsworks_app", "aws_opsworks_instance", "aws_opsworks_layer", "aws_opsworks_stack"]
+    assert sorted(files) == ["aws_opsworks_app", "aws_opsworks_instance", "aws_opsworks_layer",
+                             "aws_opsworks_rds_db_instance", "aws_opsworks_stack"]
     text = files["aws_opsworks_app"]
     assert text.endswith("}\n]\n") and text.startswith('[\n  {\n    "app_id"')  # sorted keys, indent 2
     assert [a["shortname"] for a in json.loads(text)] == ["shop"]

@@ -353,6 +353,16 @@ CASES = {
         "stack: {name: x, hostname_theme: Fruit}\n",
         ["stack.yml:1:34: stack.hostname_theme: unknown hostname theme 'Fruit' (did you mean 'Fruits'?)"],
     ),
+    "old spelling of Europe_Cities": (
+        "stack: {name: x, hostname_theme: European_Cities}\n",
+        ["stack.yml:1:34: stack.hostname_theme: unknown hostname theme 'European_Cities'"
+         " (did you mean 'Europe_Cities'? themes are spelled as in OpsWorks)"],
+    ),
+    "old spelling of Greek_Deities_and_Titans": (
+        "stack: {name: x, hostname_theme: Greek_Deities}\n",
+        ["stack.yml:1:34: stack.hostname_theme: unknown hostname theme 'Greek_Deities'"
+         " (did you mean 'Greek_Deities_and_Titans'? themes are spelled as in OpsWorks)"],
+    ),
     "cookbooks not a list": (
         "stack: {name: x, cookbooks: ../cookbooks}\n",
         ["stack.yml:1:29: stack.cookbooks: expected a list of {path: directory}, got string '../cookbooks'"],

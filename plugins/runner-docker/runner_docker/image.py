@@ -2,7 +2,8 @@
 
 No image registry can be assumed reachable, so the root file system is made
 with ``mmdebstrap`` from this machine's own apt sources and turned into an
-image with ``docker import``. Where mmdebstrap is missing, the Dockerfile in
+image by importing it into the daemon (the Docker SDK's ``import_image``,
+streamed from the tarball on disk). Where mmdebstrap is missing, the Dockerfile in
 ``image_files/`` (``FROM debian:bookworm-slim``) is built instead.
 
 The tag carries a hash of every build input, so changing a package or a file
@@ -16,6 +17,7 @@ import argparse
 import contextlib
 import fcntl
 import hashlib
+import json
 import os
 import shlex
 import shutil
@@ -28,7 +30,7 @@ from importlib import resources
 from pathlib import Path
 
 from runner.errors import RunnerError, UserError
-from runner_docker.docker_cli import docker, image_exists
+from runner_docker.client import DockerError, calling, client, image_exists
 
 SUITE = "bookworm"
 VARIANT = "minbase"
@@ -95,7 +97,9 @@ def ensure_image(rebuild: bool = False, progress: Progress = print) -> str:
                 _build_with_mmdebstrap(work, tag, progress)
             elif (work / "Dockerfile").exists():
                 progress("mmdebstrap not found: building host image from the Dockerfile (needs a registry)...")
-                docker("build", "--tag", tag, "--label", f"runner.image={tag}", str(work), timeout=MMDEBSTRAP_TIMEOUT)
+                with calling(f"build --tag {tag}", MMDEBSTRAP_TIMEOUT):
+                    client(MMDEBSTRAP_TIMEOUT).images.build(path=str(work), tag=tag, labels={"runner.image": tag},
+                                                            rm=True)
             else:  # pragma: no cover - the Dockerfile ships with the package
                 raise UserError("cannot build the host image", hint="install mmdebstrap")
         progress(f"built {tag} in {time.monotonic() - started:.0f} s")
@@ -122,16 +126,36 @@ def _build_with_mmdebstrap(work: Path, tag: str, progress: Progress) -> None:
         tail = "\n".join(proc.stderr.strip().splitlines()[-20:])
         raise RunnerError(f"mmdebstrap failed with exit code {proc.returncode}:\n{tail}")
     progress(f"importing the root file system into docker as {tag}...")
-    docker(
-        "import",
-        "--change",
-        f'ENTRYPOINT ["{ENTRYPOINT}"]',
-        "--change",
-        f"LABEL runner.image={tag}",
-        str(rootfs),
-        tag,
-        timeout=IMPORT_TIMEOUT,
-    )
+    import_rootfs(rootfs, tag)
+
+
+def import_rootfs(rootfs: Path, tag: str, timeout: float = IMPORT_TIMEOUT) -> None:
+    """Import a root file system tarball as image ``tag`` (entry point and label set), like ``docker import``.
+
+    The tarball is streamed from its open file (never read into memory whole); each wait
+    for the daemon is bounded by ``timeout``. The daemon reports a bad tarball in its
+    answer's stream, which is raised as :class:`DockerError` with the daemon's words.
+    """
+    repository, _, version = tag.rpartition(":")
+    changes = [f'ENTRYPOINT ["{ENTRYPOINT}"]', f"LABEL runner.image={tag}"]
+    with calling(f"import {rootfs.name} {tag}", timeout), open(rootfs, "rb") as handle:
+        answer = client(timeout).api.import_image(src=handle, repository=repository, tag=version, changes=changes)
+    problem = _stream_error(answer)
+    if problem:
+        raise DockerError(f"import {rootfs.name} {tag}", "failed", problem)
+
+
+def _stream_error(answer: object) -> str | None:
+    """The first ``error`` in the daemon's JSON-lines answer, if any."""
+    text = answer.decode(errors="replace") if isinstance(answer, bytes) else str(answer or "")
+    for line in text.splitlines():
+        try:
+            message = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(message, dict) and message.get("error"):
+            return str(message.get("error"))
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:

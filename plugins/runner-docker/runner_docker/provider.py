@@ -1,13 +1,15 @@
 """The ``docker`` provider: each instance of a stack is a local container running sshd.
 
-Containers are named ``runner-<stack>-<instance>`` and labelled with the
-stack, instance, layers and stack file, so one ``docker ps`` tells the state of
-a whole stack. sshd, and the service ports an instance lists (``ports: [80]``),
+The daemon is reached through the Docker SDK for Python (:mod:`runner_docker.client`:
+``DOCKER_HOST`` is honoured). Containers are named ``runner-<stack>-<instance>``
+and labelled with the stack, instance, layers and stack file, so one listing
+by label tells the state of a whole stack (its states, published ports and
+network addresses). sshd, and the service ports an instance lists (``ports: [80]``),
 are published on 127.0.0.1 only, each on a port Docker picks. Published ports
 are fixed when a container is created: a port added later needs a new one
 (``runner instances destroy`` then ``converge``).
 
-Host keys are read from the container with ``docker exec`` (a channel we
+Host keys are read from the container with an exec (a channel we
 already trust) and recorded in the stack's known_hosts, so the SSH transport
 can run with ``host_key_policy: strict`` from the first connection.
 """
@@ -21,15 +23,26 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from runner.errors import HostError, RunnerError, UserError
 from runner.model.stack import Stack
-from runner.providers.api import MISSING, ONLINE, STOPPED, HostAddress, InstanceState, Provider
+from runner.providers.api import (
+    BOOTING,
+    MISSING,
+    ONLINE,
+    SHUTTING_DOWN,
+    STOP_FAILED,
+    STOPPED,
+    HostAddress,
+    InstanceState,
+    Provider,
+)
 from runner.ssh import known_hosts
-from runner_docker.docker_cli import docker, output
+from runner_docker.client import DEFAULT_TIMEOUT, DockerError, calling, client, not_found
 from runner_docker.image import ensure_image
 from runner_docker.keys import ensure_key
 
@@ -37,6 +50,7 @@ LOOPBACK = "127.0.0.1"
 SSH_READY_TIMEOUT = 30.0
 STOP_TIMEOUT = 5
 MAX_PARALLEL = 16
+RUN_TIMEOUT = 120.0  # creating a container may pull a user's image first
 HOST_KEY_FILE = "/etc/ssh/ssh_host_ed25519_key.pub"
 
 LABEL_STACK = "runner.stack"
@@ -47,8 +61,29 @@ LABEL_STACK_FILE = "runner.stack_file"
 #: provider_options keys in stack.yml and the type each must have.
 OPTIONS: dict[str, tuple[type, ...]] = {"image": (str,), "privileged": (bool,), "memory": (str, int)}
 
-_PUBLISHED = re.compile(r"127\.0\.0\.1:(\d+)->(\d+)/tcp")
-_STATES = {"running": ONLINE, "created": STOPPED, "exited": STOPPED, "dead": STOPPED}
+#: Docker's container states as OpsWorks' status words. A created container was never started
+#: (docker create, or a run that failed before its start): stopped, as OpsWorks says of an
+#: instance that exists and does not run. A paused one keeps its memory but runs nothing and
+#: answers no SSH: stopped too. Its own word is kept in details["docker_state"].
+STATES: dict[str, str] = {
+    "running": ONLINE,
+    "created": STOPPED,
+    "restarting": BOOTING,
+    "paused": STOPPED,
+    "exited": STOPPED,
+    "removing": SHUTTING_DOWN,
+    "dead": STOP_FAILED,
+}
+
+
+def status_word(docker_state: str | None) -> str:
+    """OpsWorks' status word for a Docker container state (None: no container, MISSING).
+
+    A state this table does not know (a newer Docker's) is passed through as it is.
+    """
+    if docker_state is None:
+        return MISSING
+    return STATES.get(docker_state, docker_state)
 
 
 def sanitize(text: str) -> str:
@@ -59,7 +94,7 @@ def sanitize(text: str) -> str:
 
 @dataclass(frozen=True)
 class Container:
-    """One row of ``docker ps`` for this stack."""
+    """One container of this stack, as the daemon's listing shows it."""
 
     name: str
     instance: str
@@ -67,10 +102,59 @@ class Container:
     port: int | None
     stack_file: str
     published: dict[int, int] = field(default_factory=dict)  # container port -> 127.0.0.1 port (not sshd)
+    ip: str | None = None  # its address on Docker's network, while it runs
 
 
 def _progress(line: str) -> None:
     print(line, file=sys.stderr)
+
+
+def _published(ports: Any) -> dict[int, int]:
+    """Container port -> 127.0.0.1 port, from either form the API gives.
+
+    A listing gives ``[{"IP": "127.0.0.1", "PrivatePort": 22, "PublicPort": 32768, "Type": "tcp"}]``;
+    an inspect gives ``{"22/tcp": [{"HostIp": "127.0.0.1", "HostPort": "32768"}]}``.
+    """
+    found: dict[int, int] = {}
+    if isinstance(ports, list):
+        for entry in ports:
+            if entry.get("IP") == LOOPBACK and entry.get("Type") == "tcp" and entry.get("PublicPort"):
+                found[int(entry["PrivatePort"])] = int(entry["PublicPort"])
+    elif isinstance(ports, dict):
+        for inner, bindings in ports.items():
+            port, _, proto = inner.partition("/")
+            for binding in bindings or ():
+                if proto == "tcp" and binding.get("HostIp") == LOOPBACK and binding.get("HostPort"):
+                    found[int(port)] = int(binding["HostPort"])
+    return found
+
+
+def _first_ip(networks: Any) -> str | None:
+    for network in (networks or {}).values():
+        if network and network.get("IPAddress"):
+            return str(network["IPAddress"])
+    return None
+
+
+def _parallel(work: Callable[[str], None], items: Sequence[str]) -> None:
+    """``work(item)`` for every item, up to MAX_PARALLEL at once; every error is raised together."""
+    if not items:
+        return
+    errors: list[RunnerError] = []
+    with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL, len(items))) as pool:
+        for future in [pool.submit(work, item) for item in items]:
+            try:
+                future.result()
+            except RunnerError as exc:
+                errors.append(exc)
+    _raise_all(errors)
+
+
+def _raise_all(errors: Sequence[RunnerError]) -> None:
+    if len(errors) == 1:
+        raise errors[0]
+    if errors:
+        raise RunnerError("\n".join(str(e) for e in errors))
 
 
 class DockerProvider(Provider):
@@ -109,22 +193,22 @@ class DockerProvider(Provider):
         return str(Path(self.stack.path).resolve())
 
     def containers(self) -> dict[str, Container]:
-        """This stack's containers by instance name, from one ``docker ps``."""
-        fmt = "\t".join(
-            ["{{.Names}}", "{{.State}}", f'{{{{.Label "{LABEL_INSTANCE}"}}}}', f'{{{{.Label "{LABEL_STACK_FILE}"}}}}',
-             "{{.Ports}}"]
-        )
-        text = docker("ps", "-a", "--no-trunc", "--filter", f"label={LABEL_STACK}={self.stack.name}",
-                      "--format", fmt).stdout  # not stripped: a stopped container's last field is empty
+        """This stack's containers by instance name, from one listing filtered by the stack's label."""
+        with calling(f"ps --filter label={LABEL_STACK}={self.stack.name}"):
+            rows = client().api.containers(all=True, filters={"label": f"{LABEL_STACK}={self.stack.name}"})
         found: dict[str, Container] = {}
-        for row in text.splitlines():
-            parts = row.split("\t")
-            if len(parts) < 4 or not parts[2]:
+        for row in rows:
+            labels = row.get("Labels") or {}
+            instance = labels.get(LABEL_INSTANCE)
+            if not instance:
                 continue
-            name, state, instance, stack_file, ports = (parts + [""])[:5]
-            published = {int(inner): int(outer) for outer, inner in _PUBLISHED.findall(ports)}
+            names = row.get("Names") or [row.get("Id", "")]
+            published = _published(row.get("Ports"))
             ssh_port = published.pop(22, None)
-            found[instance] = Container(name, instance, state, ssh_port, stack_file, published)
+            state = str(row.get("State") or "")
+            ip = _first_ip((row.get("NetworkSettings") or {}).get("Networks")) if state == "running" else None
+            found[instance] = Container(names[0].lstrip("/"), instance, state, ssh_port,
+                                        labels.get(LABEL_STACK_FILE, ""), published, ip)
         return found
 
     def _host(self, instance: str, port: int, key: Path, ip: str | None = None,
@@ -135,27 +219,29 @@ class DockerProvider(Provider):
 
     @staticmethod
     def addresses(container_names: Sequence[str]) -> dict[str, str]:
-        """Container name -> its address on Docker's network (what other containers connect to)."""
-        if not container_names:
-            return {}
-        fmt = "{{.Name}} {{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}"
-        text = docker("inspect", "--format", fmt, *container_names, check=False, timeout=60).stdout
-        found = {}
-        for line in text.splitlines():
-            parts = line.split()
-            if len(parts) >= 2:
-                found[parts[0].lstrip("/")] = parts[1]
+        """Container name -> its address on Docker's network (what other containers connect to).
+
+        A container that is gone, or on no network, is left out.
+        """
+        found: dict[str, str] = {}
+        for cname in container_names:
+            with calling(f"inspect {cname}"):
+                try:
+                    attrs = client().api.inspect_container(cname)
+                except not_found():
+                    continue
+            ip = _first_ip((attrs.get("NetworkSettings") or {}).get("Networks"))
+            if ip:
+                found[cname] = ip
         return found
 
-    def _state(self, instance: str, container: Container | None, key: Path,
-               ips: dict[str, str] | None = None) -> InstanceState:
+    def _state(self, instance: str, container: Container | None, key: Path) -> InstanceState:
         if container is None:
             return InstanceState(instance, MISSING)
-        status = _STATES.get(container.state, container.state)
+        status = status_word(container.state)
         details = {"container": container.name, "docker_state": container.state}
         if status == ONLINE and container.port:
-            ip = (ips or {}).get(container.name)
-            host = self._host(instance, container.port, key, ip, container.published)
+            host = self._host(instance, container.port, key, container.ip, container.published)
             return InstanceState(instance, ONLINE, host, details)
         return InstanceState(instance, status if status != ONLINE else STOPPED, None, details)
 
@@ -165,8 +251,7 @@ class DockerProvider(Provider):
         wanted = self._checked_names(names)
         found = self.containers()
         key = self.stack.state_dir / "id_ed25519"
-        ips = self.addresses([c.name for n, c in found.items() if n in wanted and c.state == "running"])
-        return [self._state(name, found.get(name), key, ips) for name in wanted]
+        return [self._state(name, found.get(name), key) for name in wanted]
 
     def start(self, names: Sequence[str] | None = None) -> list[InstanceState]:
         wanted = self._checked_names(names)
@@ -182,67 +267,95 @@ class DockerProvider(Provider):
                     self.stack.where("stack", "name"),
                     hint="give this stack another name, or destroy the other stack's instances",
                 )
-        image = self.options.get("image") or ensure_image(progress=self.progress)
+        options = {name: self.options_for(name) for name in wanted}
+        default_image = None
+        if any(not opts.get("image") for name, opts in options.items() if name not in found):
+            default_image = ensure_image(progress=self.progress)
         key_path, public = ensure_key(self.stack.state_dir)
 
         def bring_up(name: str) -> InstanceState:
+            image = options[name].get("image") or default_image or ""
             return self._bring_up(name, found.get(name), image, key_path, public)
 
         with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL, len(wanted))) as pool:
             futures = [pool.submit(bring_up, name) for name in wanted]
             results: list[InstanceState] = []
-            errors: list[BaseException] = []
+            errors: list[RunnerError] = []
             for future in futures:
                 try:
                     results.append(future.result())
                 except RunnerError as exc:
                     errors.append(exc)
-        if len(errors) == 1:
-            raise errors[0]
-        if errors:
-            raise RunnerError("\n".join(str(e) for e in errors))
+        _raise_all(errors)
         return results
 
-    def _run_argv(self, name: str, image: str, public: str) -> list[str]:
+    def run_settings(self, name: str, image: str, public: str) -> dict[str, Any]:
+        """The keyword arguments of ``containers.run`` for an instance's new container.
+
+        ``image``, ``privileged`` and ``memory`` come from the instance's own provider
+        options (over its layers', over the stack's).
+        """
         inst = self.stack.instances[name]
-        argv = ["run", "--detach", "--init", "--name", self.container_name(name), "--hostname", inst.hostname,
-                "--publish", f"{LOOPBACK}::22", *[a for p in inst.ports for a in ("--publish", f"{LOOPBACK}::{p}")],
-                "--env", f"RUNNER_AUTHORIZED_KEY={public}",
-                "--label", f"{LABEL_STACK}={self.stack.name}", "--label", f"{LABEL_INSTANCE}={name}",
-                "--label", f"{LABEL_LAYERS}={','.join(inst.layers)}",
-                "--label", f"{LABEL_STACK_FILE}={self._stack_file()}"]
-        if self.options.get("privileged"):
-            argv.append("--privileged")
-        if "memory" in self.options:
-            argv += ["--memory", str(self.options["memory"])]
-        return [*argv, image]
+        options = self.options_for(name)
+        settings: dict[str, Any] = {
+            "image": image,
+            "detach": True,
+            "init": True,
+            "name": self.container_name(name),
+            "hostname": inst.hostname,
+            # (LOOPBACK,): bound to 127.0.0.1 on a port Docker picks
+            "ports": {f"{port}/tcp": (LOOPBACK,) for port in (22, *inst.ports)},
+            "environment": {"RUNNER_AUTHORIZED_KEY": public},
+            "labels": {
+                LABEL_STACK: self.stack.name,
+                LABEL_INSTANCE: name,
+                LABEL_LAYERS: ",".join(inst.layers),
+                LABEL_STACK_FILE: self._stack_file(),
+            },
+        }
+        if options.get("privileged"):
+            settings["privileged"] = True
+        if "memory" in options:
+            settings["mem_limit"] = options["memory"]
+        return settings
 
     def _bring_up(self, name: str, container: Container | None, image: str, key: Path, public: str) -> InstanceState:
         cname = self.container_name(name)
         if container is None:
-            docker(*self._run_argv(name, image, public), timeout=120)
+            with calling(f"run {cname}", RUN_TIMEOUT):
+                client(RUN_TIMEOUT).containers.run(**self.run_settings(name, image, public))
+        elif container.state == "paused":
+            with calling(f"unpause {cname}"):
+                client().api.unpause(cname)
         elif container.state != "running":
-            docker("start", cname, timeout=60)
-        published = self._published_ports(name, cname)
+            with calling(f"start {cname}"):
+                client().api.start(cname)
+        with calling(f"inspect {cname}"):  # after the start: ports are published by it
+            attrs = client().api.inspect_container(cname)
+        published = _published((attrs.get("NetworkSettings") or {}).get("Ports"))
+        if 22 not in published:
+            ports = (attrs.get("NetworkSettings") or {}).get("Ports")
+            raise HostError(name, f"container {cname} publishes no port for sshd (its ports: {ports!r})")
         port = published.pop(22)
         self._wait_for_ssh(name, cname, port)
-        host_key = output("exec", cname, "cat", HOST_KEY_FILE, timeout=30)
+        host_key = self._exec(cname, ["cat", HOST_KEY_FILE])
         known_hosts.record(self.stack.known_hosts_path, LOOPBACK, port, host_key, comment=cname)
-        ip = self.addresses([cname]).get(cname)
+        ip = _first_ip((attrs.get("NetworkSettings") or {}).get("Networks"))
         return InstanceState(name, ONLINE, self._host(name, port, key, ip, published),
                              {"container": cname, "docker_state": "running"})
 
-    def _published_ports(self, name: str, cname: str) -> dict[int, int]:
-        """Container port -> its port on 127.0.0.1, from ``docker port`` (sshd's is 22)."""
-        text = output("port", cname, timeout=30)
-        published = {}
-        for line in text.splitlines():  # "80/tcp -> 127.0.0.1:32769"
-            inner, _, outer = line.partition(" -> ")
-            if outer.startswith(f"{LOOPBACK}:") and inner.endswith("/tcp"):
-                published[int(inner[:-4])] = int(outer.rsplit(":", 1)[1])
-        if 22 not in published:
-            raise HostError(name, f"container {cname} publishes no port for sshd (docker port said {text!r})")
-        return published
+    @staticmethod
+    def _exec(cname: str, argv: list[str], timeout: float = 30.0) -> str:
+        """``argv`` run in the container (as root, no shell); its standard output, stripped."""
+        with calling(f"exec {cname} {argv[0]}", timeout):
+            api = client(timeout).api
+            exec_id = api.exec_create(cname, argv, stdout=True, stderr=True)["Id"]
+            out = api.exec_start(exec_id)
+            code = api.exec_inspect(exec_id).get("ExitCode")
+        text = out.decode(errors="replace").strip() if isinstance(out, bytes) else str(out or "").strip()
+        if code != 0:
+            raise DockerError(f"exec {cname} {' '.join(argv)}", f"exited with {code}", text)
+        return text
 
     def _wait_for_ssh(self, name: str, cname: str, port: int, timeout: float = SSH_READY_TIMEOUT) -> None:
         """Wait until sshd sends its ``SSH-`` banner; fail early when the container has exited."""
@@ -257,25 +370,38 @@ class DockerProvider(Provider):
                                 + _logs(cname), cause="timeout")
             if now >= next_check:
                 next_check = now + 2.0
-                state = docker("inspect", "--format", "{{.State.Status}}", cname, check=False, timeout=30)
-                if state.returncode == 0 and state.stdout.strip() not in ("running", "created", "restarting"):
+                state = None
+                with suppress(DockerError), calling(f"inspect {cname}"):
+                    state = client().api.inspect_container(cname).get("State", {}).get("Status")
+                if state is not None and state not in ("running", "created", "restarting"):
                     raise HostError(name, f"container {cname} stopped while starting" + _logs(cname))
             time.sleep(0.1)
 
     def stop(self, names: Sequence[str] | None = None) -> list[InstanceState]:
         wanted = self._checked_names(names)
         found = self.containers()
-        running = [found[n].name for n in wanted if n in found and found[n].state in ("running", "restarting")]
-        if running:
-            docker("stop", "--time", str(STOP_TIMEOUT), *running, timeout=STOP_TIMEOUT + 60)
+        running = [found[n].name for n in wanted if n in found and found[n].state in ("running", "restarting",
+                                                                                      "paused")]
+
+        def stop_one(cname: str) -> None:
+            with calling(f"stop {cname}", DEFAULT_TIMEOUT + STOP_TIMEOUT):
+                with suppress(not_found()):
+                    client().api.stop(cname, timeout=STOP_TIMEOUT)  # the SDK adds STOP_TIMEOUT to its own
+
+        _parallel(stop_one, running)
         return self.status(wanted)
 
     def destroy(self, names: Sequence[str] | None = None) -> None:
         wanted = self._checked_names(names)
         found = self.containers()
         doomed = [found[n] for n in wanted if n in found]
-        if doomed:
-            docker("rm", "--force", *[c.name for c in doomed], timeout=120)
+
+        def remove(cname: str) -> None:
+            with calling(f"rm --force {cname}", 120.0):
+                with suppress(not_found()):
+                    client(120.0).api.remove_container(cname, force=True)
+
+        _parallel(remove, [c.name for c in doomed])
         known_hosts.forget(
             self.stack.known_hosts_path,
             hosts=[(LOOPBACK, c.port) for c in doomed if c.port],
@@ -294,6 +420,9 @@ def _banner(port: int) -> bool:
 
 
 def _logs(cname: str) -> str:
-    proc = docker("logs", "--tail", "20", cname, check=False, timeout=30)
-    text = (proc.stdout + proc.stderr).strip()
+    """``; its log ends: ...`` (the container's last 20 lines), or "" when there are none to get."""
+    text = ""
+    with suppress(DockerError, UserError), calling(f"logs {cname}", 30.0):
+        raw = client(30.0).api.logs(cname, stdout=True, stderr=True, tail=20)
+        text = (raw.decode(errors="replace") if isinstance(raw, bytes) else str(raw)).strip()
     return f"; its log ends:\n{text}" if text else ""
