@@ -25,6 +25,10 @@ the same engine and wire wrapper as a real host::
         outcome, commands = converge_locally([LineInFile(str(tmp_path / "f"), line="x")])
         assert commands == 1                              # nothing to change: the probe alone
 
+For provider plugins, :class:`ProviderConformance` (from runner.conformance) is a
+test suite to subclass with a ``provider_stack`` fixture; :func:`write_stack`
+writes and loads a throwaway stack for any provider (see docs/providers.md).
+
 The docker provider is reached through the plugin registry (it lives in the
 runner-docker distribution), never imported. Without Docker the tests are
 skipped, or fail when ``CI=true``. Tests using ``docker_hosts`` get the
@@ -45,12 +49,16 @@ from typing import Any
 
 import pytest
 
+from runner.conformance import ProviderApiConformance, ProviderConformance, ProviderSshConformance
 from runner.engine.host import HostJob, HostOptions, HostRunner
 from runner.engine.outcome import HostOutcome
 from runner.model.stack import Stack
 from runner.providers.api import HostAddress, InstanceState, Provider
 from runner.resources.api import Resource
 from runner.ssh.connection import CommandResult, Stdin
+
+__all__ = ["ProviderApiConformance", "ProviderConformance", "ProviderSshConformance", "write_stack",
+           "docker_hosts", "docker_hosts_module", "converge_locally", "LocalConnection"]
 
 STACK_PREFIX = "t-"
 OWNER_FILE = ".runner-test-owner"  # beside a test stack.yml: the pid of the pytest process that made it
@@ -252,6 +260,44 @@ def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
     return merged
 
 
+def write_stack(
+    directory: Path,
+    provider: str,
+    count: int = 2,
+    layers: Sequence[str] = ("app",),
+    *,
+    names: Sequence[str] | None = None,
+    config: Mapping[str, Any] | None = None,
+    name: str | None = None,
+    registry: Any = None,
+) -> Stack:
+    """Write a throwaway stack.yml for ``provider`` in ``directory`` and load it.
+
+    Instances are named ``<first layer>1..count`` unless ``names`` is given, each in every
+    layer of ``layers``; ``config`` is deep-merged into the document. The stack is named
+    ``t-<8 hex>`` unless ``name`` is given, and the file beside it names this pytest
+    process, so the docker sweep can tell a dead session's leftovers.
+    """
+    from runner.model.loader import load_stack
+    from runner.plugin.registry import Registry
+
+    layers = tuple(layers)
+    prefix = layers[0] if layers else "host"
+    instance_names = list(names) if names else [f"{prefix}{i}" for i in range(1, count + 1)]
+    document: dict[str, Any] = {
+        "stack": {"name": name or f"{STACK_PREFIX}{uuid.uuid4().hex[:8]}", "provider": provider},
+        "layers": {layer: {} for layer in layers},
+        "instances": {n: {"layers": list(layers)} for n in instance_names},
+    }
+    document = _merge(document, config or {})
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / OWNER_FILE).write_text(f"{os.getpid()}\n")
+    path = directory / "stack.yml"
+    path.write_text(json.dumps(document, indent=2) + "\n")  # JSON is YAML
+    registry = registry or Registry.load()
+    return load_stack(path, {n: kind.declaration() for n, kind in registry.app_sources.items()})
+
+
 class _Session:
     """Every test stack this pytest process made, so the session's end can remove them all."""
 
@@ -284,7 +330,6 @@ DockerHosts = Callable[..., DockerHostSet]
 @contextlib.contextmanager
 def _factory(session: _Session, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DockerHosts]:
     """The factory behind both fixtures; every stack it made is destroyed on exit."""
-    from runner.model.loader import load_stack
     from runner.plugin.registry import Registry
 
     made: list[DockerHostSet] = []
@@ -296,22 +341,11 @@ def _factory(session: _Session, tmp_path_factory: pytest.TempPathFactory) -> Ite
         names: Sequence[str] | None = None,
         config: Mapping[str, Any] | None = None,
     ) -> DockerHostSet:
-        layers = tuple(layers)
-        prefix = layers[0] if layers else "host"
-        instance_names = list(names) if names else [f"{prefix}{i}" for i in range(1, count + 1)]
         stack_name = f"{STACK_PREFIX}{uuid.uuid4().hex[:8]}"
         directory = tmp_path_factory.mktemp(stack_name, numbered=True)
-        (directory / OWNER_FILE).write_text(f"{os.getpid()}\n")
-        document: dict[str, Any] = {
-            "stack": {"name": stack_name, "provider": "docker"},
-            "layers": {layer: {} for layer in layers},
-            "instances": {name: {"layers": list(layers)} for name in instance_names},
-        }
-        document = _merge(document, config or {})
-        path = directory / "stack.yml"
-        path.write_text(json.dumps(document, indent=2) + "\n")  # JSON is YAML
         registry = Registry.load()  # a broken plugin is an error, not a reason to skip
-        stack = load_stack(path, {name: kind.declaration() for name, kind in registry.app_sources.items()})
+        stack = write_stack(directory, "docker", count, layers, names=names, config=config, name=stack_name,
+                            registry=registry)
         if stack.provider not in registry.providers:
             _unavailable(f"no {stack.provider!r} provider is registered: is runner-docker installed?")
         provider = registry.provider(stack.provider)(stack)

@@ -16,7 +16,7 @@ from runner.api.instance_status import shown
 from runner.api.reports import InstanceRow, InstancesReport
 from runner.events import Progress
 from runner.model.lifecycle import CONFIGURE, CONVERGE, SHUTDOWN
-from runner.providers.api import InstanceState
+from runner.providers.api import InstanceState, start_instances
 
 ACTIONS = ("list", "start", "stop", "destroy")
 
@@ -52,7 +52,8 @@ def act(session: SessionBase, action: str, names: list[str], *, lifecycle: bool 
         provider.destroy(names)
         states = provider.status(names)
     else:
-        states = {"list": provider.status, "start": provider.start, "stop": provider.stop}[action](names)
+        states = {"list": provider.status, "stop": provider.stop,
+                  "start": lambda n: start_instances(provider, n, wait_for_ssh=lifecycle)}[action](names)
     if events:
         event(CONVERGE if action == "start" else CONFIGURE, online())
     entries = setup_record.for_stack(session.stack).entries()

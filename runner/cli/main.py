@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from runner import __version__
 from runner.cli.api import Command, CommandContext
 from runner.cli.options import add_stack_options
-from runner.errors import UserError
+from runner.errors import RunnerError, UserError
 from runner.plugin.manager import disabled_from_env
 from runner.plugin.registry import Registry
 
@@ -113,6 +113,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UserError as exc:
         print(f"runner: {exc}" if exc.location is None else str(exc), file=sys.stderr)
         return exc.exit_code
+    except RunnerError as exc:  # on purpose, not the user's input (a host, a cloud): exit 1, no traceback
+        print(f"runner: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt as exc:
         from runner.cli.render import interrupted_message  # here: render's imports are not needed to start
 

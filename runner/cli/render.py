@@ -243,9 +243,14 @@ def print_instances(out: IO[str], err: IO[str], report: InstancesReport, fmt: st
             return "-"
         return ",".join(f"{inner}->{row.address}:{outer}" for inner, outer in sorted(row.ports.items()))
 
-    print_table(out, ("INSTANCE", "HOSTNAME", "LAYERS", "STATUS", "ADDRESS", "PORTS"), [
+    def details(row) -> str:  # what the provider adds: ec2's instance id, type, state, addresses, ...
+        shown = [f"{k}={','.join(map(str, v)) if isinstance(v, list) else v}" for k, v in row.details.items()
+                 if v not in (None, "", [], {})]
+        return " ".join(shown) or "-"
+
+    print_table(out, ("INSTANCE", "HOSTNAME", "LAYERS", "STATUS", "ADDRESS", "PORTS", "DETAILS"), [
         (r.instance, r.hostname, ",".join(r.layers), r.status, f"{r.address}:{r.port}" if r.address else "-",
-         ports(r)) for r in report.instances])
+         ports(r), details(r)) for r in report.instances])
     for r in report.instances:
         if r.reason:
             err.write(f"runner: {r.instance}: {r.status}: {r.reason}\n")

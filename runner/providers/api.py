@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import abc
 import difflib
+import inspect
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -139,8 +140,13 @@ class Provider(abc.ABC):
         """The state of the named instances, in the order asked."""
 
     @abc.abstractmethod
-    def start(self, names: Sequence[str] | None = None) -> list[InstanceState]:
-        """Create (when missing) and start the named instances; idempotent."""
+    def start(self, names: Sequence[str] | None = None, *, wait_for_ssh: bool = True) -> list[InstanceState]:
+        """Create (when missing) and start the named instances; idempotent.
+
+        ``wait_for_ssh=False`` (``runner instances start --no-lifecycle``): return once the
+        machine runs, without waiting for sshd. A provider may leave the keyword out of its
+        signature; callers go through :func:`start_instances`, which passes it only when taken.
+        """
 
     @abc.abstractmethod
     def stop(self, names: Sequence[str] | None = None) -> list[InstanceState]:
@@ -153,6 +159,14 @@ class Provider(abc.ABC):
     def hosts(self, names: Sequence[str] | None = None) -> list[HostAddress]:
         """Addresses of the named instances that are online."""
         return [s.host for s in self.status(names) if s.online]
+
+
+def start_instances(provider: Provider, names: Sequence[str] | None = None, *,
+                    wait_for_ssh: bool = True) -> list[InstanceState]:
+    """``provider.start(names)``, with ``wait_for_ssh`` when its ``start`` takes that keyword (older ones do not)."""
+    if "wait_for_ssh" in inspect.signature(provider.start).parameters:
+        return provider.start(names, wait_for_ssh=wait_for_ssh)
+    return provider.start(names)
 
 
 def _type_word(kind: type) -> str:

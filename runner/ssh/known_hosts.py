@@ -94,6 +94,30 @@ def record_for(path: Path, pattern: str, key: str, comment: str | None = None) -
         _rewrite(path, change)
 
 
+def record_keys(path: Path, host: str, port: int, keys: Iterable[str], comment: str | None = None) -> None:
+    """Record every key of ``keys`` for host:port (a host has one key per type), replacing what was there.
+
+    Like :func:`record`, for a provider that learns all of a host's keys at once
+    (the ec2 provider reads them from the instance's console output).
+    """
+    pattern = host_pattern(host, port)
+    lines = []
+    for key in keys:
+        key_fields = key.split()
+        if len(key_fields) < 2:
+            raise ValueError(f"not a public key line: {key!r}")
+        lines.append(" ".join([pattern, key_fields[0], key_fields[1], *([comment] if comment else [])]))
+    if not lines:
+        raise ValueError("record_keys needs at least one key")
+    comments = {comment} if comment else set()
+
+    def change(old_lines: list[str]) -> list[str]:
+        return [old for old in old_lines if not _matches(old, {pattern}, comments)] + lines
+
+    with _locked(path):
+        _rewrite(path, change)
+
+
 def forget(path: Path, hosts: Iterable[tuple[str, int]] = (), comments: Iterable[str] = ()) -> None:
     """Remove the lines for the given (host, port) pairs and with the given comments."""
     patterns = {host_pattern(h, p) for h, p in hosts}

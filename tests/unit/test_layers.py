@@ -40,7 +40,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("watch", ("runner.watch.*",)),
     ("api", ("runner.api.*",)),
     ("cli", ("runner.cli.*", "runner.__main__")),
-    ("testing", ("runner.testing",)),
+    ("testing", ("runner.testing", "runner.conformance")),
 )
 
 #: Which other parts a part may import: providers < ssh < balancers; resources,
