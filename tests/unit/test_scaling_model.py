@@ -234,3 +234,23 @@ def test_a_bad_threshold_is_not_compared_at_its_default(in_tmp):
 def test_load_based_not_a_mapping(in_tmp):
     assert errors_of(LAYER.replace("load_based:", "load_based: on")) == [
         "stack.yml:4:17: layers.app.load_based: expected a mapping, got boolean true"]
+
+
+def test_runner_validate_reports_every_scaling_error_and_exits_2(in_tmp, capsys):
+    from runner.cli.main import main
+
+    Path("stack.yml").write_text(HEAD + "  web: {layers: [db], schedule: {Sundy: '8-18'}}\n"
+                                 "  l1: {layers: [db], scaling: load}\n")
+    assert main(["validate"]) == 2
+    err = capsys.readouterr().err
+    assert "stack.yml:7:34: instances.web.schedule.Sundy: unknown day 'Sundy' (did you mean 'Sunday'?)" in err
+    assert "stack.yml:8:31: instances.l1.scaling: scaling 'load' needs one of the instance's layers" in err
+    assert "Traceback" not in err
+
+
+def test_runner_validate_accepts_scaling_settings(in_tmp, capsys):
+    from runner.cli.main import main
+
+    Path("stack.yml").write_text(HEAD + "  web: {layers: [db], schedule: {Monday-Friday: '8-18'}}\n"
+                                 "  l1: {layers: [app], scaling: load}\n")
+    assert main(["validate"]) == 0, capsys.readouterr().err
