@@ -115,7 +115,9 @@ class _Builder:
         layers = {name: build_layer(c, name, value) for name, (c, value) in entries["layers"].items()}
         theme = check.get(raw, ("stack", "hostname_theme"), self._theme, LAYER_DEPENDENT)
         provider = check.get(raw, ("stack", "provider"), check.string, "static")
-        drafts = [read_instance(c, name, value, list(layers)) for name, (c, value) in entries["instances"].items()]
+        load_layers = [name for name, layer in layers.items() if layer.load_based is not None]
+        drafts = [read_instance(c, name, value, list(layers), load_layers)
+                  for name, (c, value) in entries["instances"].items()]
         databases = check.get(raw, ("stack", "databases"), lambda p, v: build_databases(check, p, v), {})
         declared = list(raw["databases"]) if isinstance(raw.get("databases"), dict) else []  # broken ones too
         apps = (build_app(c, name, value, list(layers), declared)
@@ -254,6 +256,8 @@ class _Builder:
                 ports=d.ports,
                 provider_options=d.provider_options,
                 location=d.check.key_at(("instances", d.name)),
+                scaling=d.scaling,
+                schedule=d.schedule,
             )
             for d in drafts
         }

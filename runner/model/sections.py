@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -11,14 +11,16 @@ from typing import Any
 from runner.model.fields import Checker, dotted, suggest
 from runner.model.hostnames import is_valid_hostname
 from runner.model.lifecycle import LIFECYCLE_EVENTS
-from runner.model.stack import Layer
+from runner.model.scaling import instance_scaling, read_load_based, read_scaling, read_schedule
+from runner.model.stack import SCALING_24_7, SCALING_TIME, Layer, Schedule
 from runner.model.yamlsource import KeyPath
 
 LAYER_KEYS: tuple[str, ...] = (
-    "recipes", "packages", "custom_json", "auto_healing", "shutdown_timeout", "provider_options",
+    "recipes", "packages", "custom_json", "auto_healing", "shutdown_timeout", "provider_options", "load_based",
 )
 INSTANCE_KEYS: tuple[str, ...] = (
     "layers", "hostname", "address", "port", "user", "key", "custom_json", "ports", "provider_options",
+    "schedule", "scaling",
 )
 
 _RECIPE = re.compile(r"^[A-Za-z0-9_-]+(::[A-Za-z0-9_-]+)?$")
@@ -42,6 +44,7 @@ def build_layer(check: Checker, name: str, raw: Any) -> Layer:
         ),
         provider_options=check.get(raw, path + ("provider_options",), check.free_mapping, {}),
         location=check.key_at(path),
+        load_based=check.get(raw, path + ("load_based",), lambda p, v: read_load_based(check, p, v)),
     )
 
 
@@ -106,16 +109,26 @@ class InstanceDraft:
     check: Checker
     ports: tuple[int, ...] = ()
     provider_options: dict[str, Any] = field(default_factory=dict)
+    scaling: str = SCALING_24_7
+    schedule: Schedule | None = None
 
 
-def read_instance(check: Checker, name: str, raw: Any, layers: list[str]) -> InstanceDraft:
-    """Check ``instances.<name>``: its keys, types and that its layers exist."""
+def read_instance(check: Checker, name: str, raw: Any, layers: list[str],
+                  load_layers: Collection[str] = ()) -> InstanceDraft:
+    """Check ``instances.<name>``: its keys, types and that its layers exist.
+
+    :param load_layers: the layers that have ``load_based`` settings (``scaling: load`` needs one).
+    """
     path: KeyPath = ("instances", name)
     check.attempt(check.name, path, name, "instance")
     raw = check.attempt(check.mapping, path, raw, INSTANCE_KEYS, ("layers",), default={})
+    own_layers = check.get(raw, path + ("layers",), lambda p, v: layer_refs(check, p, v, layers), ())
+    schedule = check.get(raw, path + ("schedule",), lambda p, v: read_schedule(check, p, v))
+    given = check.get(raw, path + ("scaling",), lambda p, v: read_scaling(check, p, v))
+    scaling = instance_scaling(check, path, raw, given, schedule, own_layers, load_layers)
     return InstanceDraft(
         name=name,
-        layers=check.get(raw, path + ("layers",), lambda p, v: layer_refs(check, p, v, layers), ()),
+        layers=own_layers,
         hostname=check.get(raw, path + ("hostname",), _hostname_of(check)),
         address=check.get(raw, path + ("address",), check.string),
         port=check.get(raw, path + ("port",), lambda p, v: check.integer(p, v, 1, 65535)),
@@ -125,6 +138,8 @@ def read_instance(check: Checker, name: str, raw: Any, layers: list[str]) -> Ins
         check=check,
         ports=check.get(raw, path + ("ports",), lambda p, v: service_ports(check, p, v), ()),
         provider_options=check.get(raw, path + ("provider_options",), check.free_mapping, {}),
+        scaling=scaling,
+        schedule=schedule if scaling == SCALING_TIME else None,
     )
 
 

@@ -120,6 +120,72 @@ class Database:
                 f"port={self.port}, database={self.database!r}, username={self.username!r}, password='***')")
 
 
+WEEKDAYS: tuple[str, ...] = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+#: ``instances.<name>.scaling``: how an instance is started and stopped (OpsWorks' three kinds)
+SCALING_24_7 = "24/7"  # by the user (runner instances start|stop, converge)
+SCALING_TIME = "time"  # by runner watch, following the instance's schedule
+SCALING_LOAD = "load"  # by runner watch, following its layers' load_based settings
+SCALINGS: tuple[str, ...] = (SCALING_24_7, SCALING_TIME, SCALING_LOAD)
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """``instances.<name>.schedule``: the UTC hours of each weekday the instance is on (OpsWorks'
+    WeeklyAutoScalingSchedule). ``days[0]`` is Monday; an hour ``h`` means ``h:00`` to ``h+1:00``."""
+
+    days: tuple[frozenset[int], ...] = (frozenset(),) * 7
+
+    def is_on(self, weekday: int, hour: int) -> bool:
+        return hour in self.days[weekday]
+
+    def block(self, weekday: int, hour: int) -> tuple[int, int]:
+        """The run of hours of ``weekday`` around ``hour`` that are all on (or all off): [start, end)."""
+        on = self.is_on(weekday, hour)
+        start, end = hour, hour + 1
+        while start > 0 and self.is_on(weekday, start - 1) == on:
+            start -= 1
+        while end < 24 and self.is_on(weekday, end) == on:
+            end += 1
+        return start, end
+
+
+@dataclass(frozen=True)
+class ScalingThresholds:
+    """One direction of ``layers.<name>.load_based`` (OpsWorks' AutoScalingThresholds).
+
+    A threshold of -1 is off. ``cpu`` and ``memory`` are percentages, ``load`` the 1-minute load
+    average; each is averaged over the layer's online instances.
+    """
+
+    instances: int = 1  # how many instances to start (up) or stop (down) at once
+    cpu: float = -1.0
+    memory: float = -1.0
+    load: float = -1.0
+    thresholds_wait_time: float = 300.0  # seconds the thresholds must hold before acting
+    ignore_metrics_time: float = 300.0  # seconds after acting during which metrics are not read
+
+    @property
+    def thresholds(self) -> dict[str, float]:
+        """The thresholds that are on, by metric (``cpu``, ``memory``, ``load``)."""
+        given = {"cpu": self.cpu, "memory": self.memory, "load": self.load}
+        return {metric: value for metric, value in given.items() if value != -1}
+
+
+#: OpsWorks' console defaults: start one instance above 80 % CPU, stop one below 30 %
+UP_DEFAULTS = ScalingThresholds(cpu=80.0)
+DOWN_DEFAULTS = ScalingThresholds(cpu=30.0, thresholds_wait_time=600.0, ignore_metrics_time=600.0)
+
+
+@dataclass(frozen=True)
+class LoadBased:
+    """``layers.<name>.load_based`` (OpsWorks' SetLoadBasedAutoScaling)."""
+
+    enable: bool = True
+    up: ScalingThresholds = UP_DEFAULTS
+    down: ScalingThresholds = DOWN_DEFAULTS
+
+
 @dataclass(frozen=True)
 class Layer:
     name: str
@@ -130,6 +196,7 @@ class Layer:
     shutdown_timeout: float = 120.0
     provider_options: dict[str, Any] = field(default_factory=dict)  # over the stack's, under an instance's
     location: Location = Location("stack.yml")
+    load_based: LoadBased | None = None  # None: runner watch never starts or stops its instances for load
 
 
 @dataclass(frozen=True)
@@ -145,6 +212,8 @@ class Instance:
     ports: tuple[int, ...] = ()  # service ports to publish (docker: on 127.0.0.1, a port Docker picks)
     provider_options: dict[str, Any] = field(default_factory=dict)  # over its layers' and the stack's
     location: Location = Location("stack.yml")
+    scaling: str = SCALING_24_7  # SCALING_24_7 | SCALING_TIME (it has a schedule) | SCALING_LOAD
+    schedule: Schedule | None = None  # set exactly when scaling is SCALING_TIME
 
 
 @dataclass(frozen=True)
