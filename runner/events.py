@@ -103,3 +103,25 @@ class RunFinished(Event):
     command: str
     ok: bool
     seconds: float
+
+
+# -- what runner watch decides ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InstanceChange(Event):
+    """One decision of ``runner watch`` about one instance: what it was, what it became, and why.
+
+    Written as a line of the stack's events log and given to the
+    ``runner_instance_changed`` hook. ``action`` is what was done (heal, start,
+    stop, give_up, configure, lost, back, ...); ``from_status``/``to_status``
+    are OpsWorks' status words.
+    """
+
+    time: str  # ISO 8601, UTC
+    stack: str
+    instance: str
+    action: str
+    from_status: str
+    to_status: str
+    why: str

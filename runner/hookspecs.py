@@ -25,7 +25,7 @@ import pluggy
 
 if TYPE_CHECKING:
     from runner.balancers.api import LoadBalancer
-    from runner.events import HostResult, RunInfo, RunReport
+    from runner.events import HostResult, InstanceChange, RunInfo, RunReport
     from runner.providers.api import Provider
     from runner.resources.api import Resource
     from runner.sources.api import AppSourceType
@@ -194,4 +194,19 @@ def runner_host_failed(host: str, error: str, result: HostResult | None) -> None
     :param result: what was done on the host before it failed, when known.
 
     .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def runner_instance_changed(change: InstanceChange) -> None:
+    """Called for every decision of ``runner watch`` (the same one its events log gets).
+
+    A heal, a start or stop by schedule or load, a give-up (start_failed), an
+    instance seen to change status, a configure after the topology changed.
+    Notifiers (chat, mail, metrics) implement it; it must return quickly.
+
+    :param change: :class:`runner.events.InstanceChange` (time, stack, instance,
+        action, from_status, to_status, why).
+
+    .. versionadded:: 0.3
     """

@@ -23,12 +23,14 @@ from runner.api.reports import (
     LifecycleReport,
     PackageChange,
     StatusReport,
+    WatchReport,
 )
 from runner.api.session import Session
 from runner.errors import HostError, UserError
 from runner.events import (
     Event,
     HostFinished,
+    InstanceChange,
     Progress,
     ResourceChanged,
     RunFinished,
@@ -40,6 +42,7 @@ __all__ = [
     "DependenciesReport",
     "DeployReport",
     "Event",
+    "InstanceChange",
     "HistoryReport",
     "HostDependencies",
     "HostError",
@@ -55,5 +58,6 @@ __all__ = [
     "RunStarted",
     "Session",
     "StatusReport",
+    "WatchReport",
     "UserError",
 ]

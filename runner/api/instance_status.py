@@ -20,7 +20,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from runner.api.setup_record import SetupEntry, run_alive
-from runner.providers.api import CONNECTION_LOST, ONLINE, RUNNING_SETUP, SETUP_FAILED, InstanceState
+from runner.model.stack import Stack
+from runner.providers.api import CONNECTION_LOST, ONLINE, RUNNING_SETUP, SETUP_FAILED, START_FAILED, InstanceState
+from runner.watch import state as watch_state
 
 #: the HostError causes (runner.ssh.connection) that mean SSH cannot reach the host; others (a key
 #: that cannot be read, a changed host key, sudo) are the controller's problem and leave the status alone
@@ -43,7 +45,7 @@ class Shown:
 
 
 def overlay(provider_status: str, online: bool, entry: SetupEntry | None = None, *, alive: bool = True,
-            ssh_cause: str | None = None, ssh_error: str | None = None) -> Shown:
+            ssh_cause: str | None = None, ssh_error: str | None = None, gave_up: str | None = None) -> Shown:
     """The OpsWorks status of one instance.
 
     ``provider_status``/``online``: the provider's state (:attr:`InstanceState.online`);
@@ -55,8 +57,11 @@ def overlay(provider_status: str, online: bool, entry: SetupEntry | None = None,
     says (a stopped instance is stopped; its failed setup shows again once it is
     back). Online, in this order: connection_lost, running_setup (alive),
     setup_failed (recorded, or a running_setup whose run is gone), online.
+    ``gave_up``: why ``runner watch`` stopped healing it; a down instance then shows start_failed.
     """
     if not online:
+        if gave_up is not None:
+            return Shown(START_FAILED, provider_status, gave_up)
         return Shown(provider_status, provider_status)
     if ssh_cause in CONNECTION_CAUSES:
         return Shown(CONNECTION_LOST, provider_status, ssh_error or ssh_cause)
@@ -70,7 +75,14 @@ def overlay(provider_status: str, online: bool, entry: SetupEntry | None = None,
 
 
 def shown(state: InstanceState, entry: SetupEntry | None = None, *, ssh_cause: str | None = None,
-          ssh_error: str | None = None) -> Shown:
+          ssh_error: str | None = None, gave_up: str | None = None) -> Shown:
     """:func:`overlay` for a provider state, with a running setup's process looked up on this machine."""
     alive = entry is not None and entry.status == RUNNING_SETUP and run_alive(entry)
-    return overlay(state.status, state.online, entry, alive=alive, ssh_cause=ssh_cause, ssh_error=ssh_error)
+    return overlay(state.status, state.online, entry, alive=alive, ssh_cause=ssh_cause, ssh_error=ssh_error,
+                   gave_up=gave_up)
+
+
+def gave_up(stack: Stack) -> dict[str, str]:
+    """Instances ``runner watch`` stopped healing (start_failed), and why."""
+    heal = watch_state.for_stack(stack).read().heal
+    return {name: entry.error or "auto-healing gave up" for name, entry in heal.items() if entry.start_failed}

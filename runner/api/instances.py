@@ -12,19 +12,23 @@ from __future__ import annotations
 
 from runner.api import runs, setup_record
 from runner.api.base import SessionBase
-from runner.api.instance_status import shown
+from runner.api.instance_status import gave_up, shown
 from runner.api.reports import InstanceRow, InstancesReport
 from runner.events import Progress
 from runner.model.lifecycle import CONFIGURE, CONVERGE, SHUTDOWN
 from runner.providers.api import InstanceState, start_instances
+from runner.watch import state as watch_state
+from runner.watch.types import WANT_RUNNING, WANT_STOPPED
 
 ACTIONS = ("list", "start", "stop", "destroy")
 
 
-def _row(session: SessionBase, state: InstanceState, entries: dict[str, setup_record.SetupEntry]) -> InstanceRow:
+def _row(session: SessionBase, state: InstanceState, entries: dict[str, setup_record.SetupEntry],
+         given_up: dict[str, str]) -> InstanceRow:
     inst = session.stack.instances[state.name]
     host = state.host
-    view = shown(state, entries.get(state.name))  # the OpsWorks word: the provider's, or a setup's
+    # the OpsWorks word: the provider's, or a setup's, or start_failed from runner watch
+    view = shown(state, entries.get(state.name), gave_up=given_up.get(state.name))
     return InstanceRow(state.name, view.status, inst.hostname, list(inst.layers),
                        host.address if host else None, host.port if host else None,
                        dict(host.ports) if host else {}, dict(state.details),
@@ -46,6 +50,8 @@ def act(session: SessionBase, action: str, names: list[str], *, lifecycle: bool 
     def online() -> list[str]:
         return [s.name for s in provider.status(list(session.stack.instances)) if s.online]
 
+    if action != "list":  # what runner watch keeps each instance at: a stop by hand is not a failure to heal
+        watch_state.for_stack(session.stack).set_wanted(names, WANT_RUNNING if action == "start" else WANT_STOPPED)
     if events and action in ("stop", "destroy"):
         event(SHUTDOWN, [n for n in online() if n in names])
     if action == "destroy":
@@ -57,5 +63,6 @@ def act(session: SessionBase, action: str, names: list[str], *, lifecycle: bool 
     if events:
         event(CONVERGE if action == "start" else CONFIGURE, online())
     entries = setup_record.for_stack(session.stack).entries()
-    report.instances = [_row(session, s, entries) for s in states]
+    given_up = gave_up(session.stack)
+    report.instances = [_row(session, s, entries, given_up) for s in states]
     return report

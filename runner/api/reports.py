@@ -14,7 +14,7 @@ from runner.deploy.host import DONE, FAILED_HOST, PENDING, REVERTED, SKIPPED, Ho
 from runner.deploy.rollout import BatchRecord, DrainedServer
 from runner.engine.outcome import CHANGED, FAILED, OK, HostOutcome
 from runner.engine.redact import Redactor
-from runner.events import HostResult
+from runner.events import HostResult, InstanceChange
 
 
 @dataclass
@@ -288,3 +288,24 @@ class CookbooksReport:
 
     def to_dict(self) -> dict[str, Any]:
         return {"ok": self.ok, "paths": [dataclasses.asdict(p) for p in self.paths], "cookbooks": self.cookbooks}
+
+
+@dataclass
+class WatchReport:
+    """What a ``runner watch`` did: its passes, every decision (as the events log has them), and what failed."""
+
+    stack: str
+    passes: int = 0
+    changes: list[InstanceChange] = field(default_factory=list)
+    runs: list[LifecycleReport] = field(default_factory=list)  # the converges and configures it ran
+    errors: list[str] = field(default_factory=list)  # a pass that could not be made (provider unreachable ...)
+    interrupted: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors and all(r.ok for r in self.runs)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"stack": self.stack, "ok": self.ok, "passes": self.passes, "interrupted": self.interrupted,
+                "changes": [dataclasses.asdict(c) for c in self.changes],
+                "runs": [r.to_dict() for r in self.runs], "errors": list(self.errors)}

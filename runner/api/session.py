@@ -19,7 +19,9 @@ report, never raised.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,8 +37,10 @@ from runner.api.reports import (
     InstancesReport,
     LifecycleReport,
     StatusReport,
+    WatchReport,
 )
 from runner.errors import UserError
+from runner.events import InstanceChange
 from runner.model.lifecycle import CONFIGURE, CONVERGE, EXECUTE_RECIPES, INSTALL_DEPENDENCIES, SETUP, SHUTDOWN
 from runner.plugin.registry import Registry
 from runner.ssh.group import DEFAULT_PARALLEL
@@ -177,6 +181,40 @@ class Session(SessionBase):
                           lifecycle: bool = True) -> InstancesReport:
         """Like :meth:`instances_stop`, but the instances are removed for good."""
         return instance_actions.act(self, "destroy", self.select(instances, layers), lifecycle=lifecycle)
+
+    def watch(self, *, interval: float = 30.0, once: bool = False, duration: float | None = None,
+              max_heal_attempts: int = 3, stop: threading.Event | None = None) -> WatchReport:
+        """Watch the stack as the OpsWorks service did: heal, schedule and scale its instances.
+
+        A pass every ``interval`` seconds until ``stop`` is set, ``duration`` seconds are over,
+        or after one pass (``once``); Ctrl-C ends it cleanly. Each decision is an
+        :class:`runner.events.InstanceChange` given to ``on_event``, the events log and the
+        ``runner_instance_changed`` hook. Raises UserError when another watch has the stack.
+        """
+        from runner.api.watch import watch
+
+        return watch(self, interval=interval, once=once, duration=duration,
+                     max_heal_attempts=max_heal_attempts, stop=stop)
+
+    def events(self, *, instances: Sequence[str] | None = None, follow: bool = False,
+               duration: float | None = None, stop: threading.Event | None = None) -> Iterator[InstanceChange]:
+        """The stack's events log (what ``runner watch`` decided), oldest first.
+
+        ``follow``: then the new ones as they are written, until ``stop`` is set or ``duration``
+        seconds are over (without either, until the caller stops iterating).
+        """
+        from runner.watch import eventlog
+
+        wanted = set(self.select(instances)) if instances else None
+        ends = None if duration is None else time.monotonic() + duration
+
+        def over() -> bool:
+            return not follow or (stop is not None and stop.is_set()) or (
+                ends is not None and time.monotonic() >= ends)
+
+        for change in eventlog.follow(self.stack.state_dir, self.stack.name, until=over):
+            if wanted is None or change.instance in wanted:
+                yield change
 
     # -- cookbooks -----------------------------------------------------------------------------
 

@@ -19,20 +19,17 @@ stack has its own.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as _dt
-import fcntl
-import json
 import os
 import socket
-import tempfile
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from runner.model.stack import Stack
 from runner.providers.api import RUNNING_SETUP, SETUP_FAILED
+from runner.statefile import JsonStateFile
 
 FILE = "instances.json"
 LOCK = "instances.lock"
@@ -102,17 +99,13 @@ class SetupRecord:
         self.dir = Path(state_dir)
         self.stack = stack
         self.path = self.dir / FILE
+        self.file = JsonStateFile(self.path, self.dir / LOCK)
 
     # -- reading ---------------------------------------------------------------
 
     def _load(self) -> dict[str, Any]:
-        try:
-            data = json.loads(self.path.read_text())
-        except FileNotFoundError:
-            return {"version": VERSION, "stacks": {}}
-        except (OSError, ValueError):
-            return {"version": VERSION, "stacks": {}}  # unreadable: start again rather than fail every command
-        if not isinstance(data, dict) or not isinstance(data.get("stacks"), dict):
+        data = self.file.load()  # unreadable: start again rather than fail every command
+        if not isinstance(data.get("stacks"), dict):
             return {"version": VERSION, "stacks": {}}
         return data
 
@@ -131,35 +124,13 @@ class SetupRecord:
 
     # -- writing ----------------------------------------------------------------
 
-    @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
-        self.dir.mkdir(parents=True, exist_ok=True)
-        with open(self.dir / LOCK, "a") as lock:
-            fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
-
-    def _write(self, data: dict[str, Any]) -> None:
-        fd, tmp = tempfile.mkstemp(prefix=".instances-", suffix=".tmp", dir=self.dir)
-        try:
-            with os.fdopen(fd, "w") as out:
-                json.dump(data, out, indent=2, sort_keys=True)
-                out.write("\n")
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
-
     def update(self, change: Callable[[Entries], None]) -> None:
         """Apply ``change`` to the stack's raw entries (instance -> dict) under the lock, and write them back."""
-        with self._locked():
-            data = self._load()
-            stacks = data.setdefault("stacks", {})
+        def apply(data: dict[str, Any]) -> None:
+            stacks = data.get("stacks")
+            if not isinstance(stacks, dict):
+                data.clear()
+                stacks = data.setdefault("stacks", {})
             entries = stacks.get(self.stack)
             entries = dict(entries) if isinstance(entries, dict) else {}
             change(entries)
@@ -168,7 +139,7 @@ class SetupRecord:
             else:
                 stacks.pop(self.stack, None)
             data["version"] = VERSION
-            self._write(data)
+        self.file.update(apply)
 
     def mark_running(self, names: Iterable[str], pid: int | None = None) -> None:
         """A setup starts on ``names`` in process ``pid`` (default: this one); a failure before is kept as error."""

@@ -17,7 +17,7 @@ from typing import Any
 
 from runner.api import setup_record
 from runner.api.base import SessionBase
-from runner.api.instance_status import shown
+from runner.api.instance_status import gave_up, shown
 from runner.api.reports import InstanceStatus, StatusReport
 from runner.engine.wire import run_script
 from runner.lifecycle import setup_marker
@@ -85,10 +85,12 @@ def status(session: SessionBase, names: list[str]) -> StatusReport:
                                        **{n: {"error": e.message, "cause": e.cause}
                                           for n, e in found_by_host.failed.items()}}
     entries = setup_record.for_stack(stack).entries()
+    given_up = gave_up(stack)
     report = StatusReport(stack.name)
     for state in states:
         found = seen.get(state.name, {})
-        view = shown(state, entries.get(state.name), ssh_cause=found.get("cause"), ssh_error=found.get("error"))
+        view = shown(state, entries.get(state.name), ssh_cause=found.get("cause"), ssh_error=found.get("error"),
+                     gave_up=given_up.get(state.name))
         report.instances.append(InstanceStatus(
             state.name, view.status, list(stack.instances[state.name].layers), found.get("setup"),
             found.get("error"), found.get("apps", {a: None for a in host_apps(stack, state.name)}),

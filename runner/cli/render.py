@@ -22,11 +22,12 @@ from runner.api.reports import (
     InstancesReport,
     LifecycleReport,
     StatusReport,
+    WatchReport,
     deploy_result,
 )
 from runner.deploy.host import FAILED_HOST, REVERTED
 from runner.engine.outcome import CHANGED, FAILED, NOT_RUN, OK, SKIPPED, WOULD_CHANGE
-from runner.events import Event, HostFinished, Progress, RunStarted
+from runner.events import Event, HostFinished, InstanceChange, Progress, RunStarted
 
 TAIL_LINES = 20
 
@@ -262,3 +263,28 @@ def print_cookbooks(out: IO[str], report: CookbooksReport, fmt: str) -> None:
         return
     print_table(out, ("COOKBOOK PATH", "RESULT", "DETAIL"), [(p.path, p.result, p.detail) for p in report.paths])
     out.write(f"{len(report.cookbooks)} cookbooks loaded: {', '.join(report.cookbooks)}\n")
+
+
+# -- runner watch ------------------------------------------------------------------------
+
+
+def change_line(change: InstanceChange) -> str:
+    """``2026-12-02T10:00:00+00:00 app1 heal: stopped -> online: auto-healing: ...`` (one event of the log)."""
+    moved = f" {change.from_status} -> {change.to_status}" if change.from_status or change.to_status else ""
+    return f"{change.time} {change.instance} {change.action}:{moved}: {change.why}".replace(":: ", ": ")
+
+
+def print_watch(out: IO[str], err: IO[str], report: WatchReport, fmt: str) -> None:
+    """The end of a watch: its report as JSON, or a line saying how many passes and decisions (the events were
+    printed as they came)."""
+    if fmt == "json":
+        print_json(out, report)
+    else:
+        how = "interrupted" if report.interrupted else "stopped"
+        err.write(f"runner watch: {how} after {report.passes} pass{'es' if report.passes != 1 else ''}, "
+                  f"{len(report.changes)} event{'s' if len(report.changes) != 1 else ''}\n")
+    for error in report.errors:
+        err.write(f"runner: {error}\n")
+    for run in report.runs:
+        for host, why in run.failures().items():
+            err.write(f"runner: {run.command} on {host} failed: {why}\n")

@@ -39,6 +39,7 @@ BUILTIN_PLUGINS: tuple[tuple[str, str], ...] = (
     ("status", "runner.cli.commands.status"),
     ("update-cookbooks", "runner.cli.commands.update_cookbooks"),
     ("dependencies", "runner.cli.commands.dependencies"),
+    ("watch", "runner.cli.commands.watch"),
 )
 
 #: Built-in plugins that cannot be blocked: without them nobody could see what is loaded.

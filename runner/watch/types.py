@@ -31,6 +31,7 @@ class Sample:
     cpu: float | None = None  # CPU busy %, from two /proc/stat readings
     memory: float | None = None  # memory used %, from /proc/meminfo (MemTotal - MemAvailable)
     error: str | None = None  # why it did not answer
+    cause: str | None = None  # the HostError cause (refused, timeout, auth ...) when it did not
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,8 @@ class WatchView:
     samples: dict[str, Sample]  # instance -> this pass's reading (online instances only)
     wanted: dict[str, str]  # instance -> WANT_RUNNING | WANT_STOPPED (missing: the stack's default, running)
     memory: dict[str, Any] = field(default_factory=dict)  # policy name -> its JSON-able state, kept between passes
+    heal: dict[str, Any] = field(default_factory=dict)  # instance -> runner.watch.state.HealEntry (healing's own)
+    provider_heals: bool = True  # the provider can restart or replace instances (static cannot)
 
 
 class Policy(Protocol):

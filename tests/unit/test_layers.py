@@ -23,7 +23,7 @@ PACKAGE = ROOT / "runner"
 #: everything under it; a name without ``.*`` is that one module.
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     # the hookimpl marker and version, errors, and the pure data types hooks receive
-    ("base", ("runner", "runner.errors", "runner.events")),
+    ("base", ("runner", "runner.errors", "runner.events", "runner.statefile")),
     ("model", ("runner.model.*",)),
     # the parts: see PART_IMPORTS for what they may import of each other
     ("resources", ("runner.resources.*",)),
