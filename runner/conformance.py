@@ -14,7 +14,7 @@ create, stop and destroy (it destroys them after each test)::
 
 :class:`ProviderApiConformance` is the part that needs no SSH (start creates
 every instance, is idempotent, speaks OpsWorks' status words, stop/start,
-destroy, unknown names, option checking); :class:`ProviderSshConformance`
+heal of a stopped instance, destroy, unknown names, option checking); :class:`ProviderSshConformance`
 checks that what the provider reports online answers SSH under
 ``host_key_policy: strict`` (the provider recorded the host keys) and runs a
 command, before and after a stop and start. :class:`ProviderConformance` is
@@ -34,6 +34,8 @@ import pytest
 from runner.errors import UserError
 from runner.model.stack import Stack
 from runner.providers.api import (
+    HEAL_MODES,
+    HEAL_RESTART,
     MISSING,
     ONLINE,
     STATUSES,
@@ -105,6 +107,20 @@ class ProviderApiConformance:
         assert provider.stop([first])[0].status == STOPPED  # idempotent
         (back,) = self.start(provider, [first])
         assert back.online
+
+    def test_heal_brings_a_stopped_instance_back(self, provider: Provider) -> None:
+        if not provider.can_heal:
+            pytest.skip(f"the {provider.name} provider does not heal (can_heal is False)")
+        first, second = list(provider.stack.instances)[:2]
+        started = {s.name: s for s in self.start(provider)}
+        provider.stop([first])
+        mode = provider.heal_mode(first)
+        assert mode in HEAL_MODES
+        (healed,) = provider.heal([first], wait_for_ssh=self.wait_for_ssh)
+        assert healed.name == first and healed.online
+        assert provider.status([second])[0].online  # the others are left alone
+        if self.identity_detail and mode == HEAL_RESTART:
+            assert healed.details[self.identity_detail] == started[first].details[self.identity_detail]
 
     def test_destroy_leaves_missing_or_terminated(self, provider: Provider) -> None:
         self.start(provider)

@@ -8,16 +8,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from runner.model.fields import Checker, dotted, suggest
+from runner.model.fields import Checker, Invalid, dotted, suggest
 from runner.model.hostnames import is_valid_hostname
 from runner.model.lifecycle import LIFECYCLE_EVENTS
-from runner.model.scaling import instance_scaling, read_load_based, read_scaling, read_schedule
-from runner.model.stack import SCALING_24_7, SCALING_TIME, Layer, Schedule
+from runner.model.scaling import duration, instance_scaling, read_load_based, read_scaling, read_schedule
+from runner.model.stack import AUTO_HEALING_AFTER, SCALING_24_7, SCALING_TIME, Layer, Schedule
 from runner.model.yamlsource import KeyPath
 
 LAYER_KEYS: tuple[str, ...] = (
     "recipes", "packages", "custom_json", "auto_healing", "shutdown_timeout", "provider_options", "load_based",
 )
+AUTO_HEALING_KEYS: tuple[str, ...] = ("after",)
 INSTANCE_KEYS: tuple[str, ...] = (
     "layers", "hostname", "address", "port", "user", "key", "custom_json", "ports", "provider_options",
     "schedule", "scaling",
@@ -33,12 +34,15 @@ def build_layer(check: Checker, name: str, raw: Any) -> Layer:
     path: KeyPath = ("layers", name)
     check.attempt(check.name, path, name, "layer")
     raw = check.attempt(check.mapping, path, raw, LAYER_KEYS, (), True, default={})
+    healing, after = check.get(raw, path + ("auto_healing",), lambda p, v: read_auto_healing(check, p, v),
+                               (False, AUTO_HEALING_AFTER))
     return Layer(
         name=name,
         recipes=check.get(raw, path + ("recipes",), _recipes_of(check), {}),
         packages=check.get(raw, path + ("packages",), lambda p, v: _packages(check, p, v), ()),
         custom_json=check.get(raw, path + ("custom_json",), check.free_mapping, {}),
-        auto_healing=check.get(raw, path + ("auto_healing",), check.boolean, False),
+        auto_healing=healing,
+        auto_healing_after=after,
         shutdown_timeout=check.get(
             raw, path + ("shutdown_timeout",), lambda p, v: check.number(p, v, minimum=0), 120.0
         ),
@@ -46,6 +50,21 @@ def build_layer(check: Checker, name: str, raw: Any) -> Layer:
         location=check.key_at(path),
         load_based=check.get(raw, path + ("load_based",), lambda p, v: read_load_based(check, p, v)),
     )
+
+
+def read_auto_healing(check: Checker, path: KeyPath, value: Any) -> tuple[bool, float]:
+    """``auto_healing: true | false | {after: 5m}``: whether it is on, and how long an instance is down first.
+
+    A mapping turns it on; ``after`` is a duration (``30s``, ``5m``, ``1h`` or seconds).
+    """
+    if isinstance(value, bool):
+        return value, AUTO_HEALING_AFTER
+    if not isinstance(value, dict):
+        raise check.expected(path, "true, false or {after: DURATION}", value)
+    raw = check.mapping(path, value, AUTO_HEALING_KEYS, ("after",))
+    if "after" not in raw:
+        raise Invalid()  # reported by mapping()
+    return True, duration(check, path + ("after",), raw["after"])
 
 
 def _packages(check: Checker, path: KeyPath, value: Any) -> tuple[str, ...]:

@@ -186,6 +186,10 @@ class LoadBased:
     down: ScalingThresholds = DOWN_DEFAULTS
 
 
+#: Seconds an instance of an ``auto_healing`` layer may be down before it is healed (OpsWorks' five minutes).
+AUTO_HEALING_AFTER = 300.0
+
+
 @dataclass(frozen=True)
 class Layer:
     name: str
@@ -193,6 +197,7 @@ class Layer:
     packages: tuple[str, ...] = ()
     custom_json: dict[str, Any] = field(default_factory=dict)
     auto_healing: bool = False
+    auto_healing_after: float = AUTO_HEALING_AFTER  # seconds an instance is down before runner watch heals it
     shutdown_timeout: float = 120.0
     provider_options: dict[str, Any] = field(default_factory=dict)  # over the stack's, under an instance's
     location: Location = Location("stack.yml")

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from runner.errors import UserError
+from runner.errors import RunnerError, UserError
 from runner.model.stack import Stack
 
 # OpsWorks' instance statuses, spelled as its API spells them. A provider reports what
@@ -38,6 +38,13 @@ SHUTTING_DOWN = "shutting_down"
 TERMINATED = "terminated"
 CONNECTION_LOST = "connection_lost"
 MISSING = "missing"  # ours, not OpsWorks': never created, or removed
+
+#: How a provider heals an instance (:meth:`Provider.heal_mode`): stop then start it, keeping its
+#: disk (an EBS-backed EC2 instance, a container), or destroy it and create it again with the same
+#: name, hostname and layers (an instance-store-backed EC2 instance, whose disk does not survive).
+HEAL_RESTART = "restart"
+HEAL_REPLACE = "replace"
+HEAL_MODES: tuple[str, ...] = (HEAL_RESTART, HEAL_REPLACE)
 
 #: Every status word, in the order an instance meets them.
 STATUSES: tuple[str, ...] = (
@@ -89,6 +96,9 @@ class Provider(abc.ABC):
     #: The ``provider_options`` keys this provider takes and the types each may have; None
     #: takes anything unchecked. Checked by :meth:`check_options` when the stack is validated.
     option_types: ClassVar[Mapping[str, tuple[type, ...]] | None] = None
+    #: Whether :meth:`heal` may stop, destroy and start this provider's instances (``runner watch``'s
+    #: auto healing); False for machines the provider does not own.
+    can_heal: ClassVar[bool] = True
 
     def __init__(self, stack: Stack) -> None:
         self.stack = stack
@@ -159,6 +169,43 @@ class Provider(abc.ABC):
     def hosts(self, names: Sequence[str] | None = None) -> list[HostAddress]:
         """Addresses of the named instances that are online."""
         return [s.host for s in self.status(names) if s.online]
+
+    def heal_mode(self, instance: str) -> str:
+        """How :meth:`heal` brings this instance back: :data:`HEAL_RESTART` (the default) or :data:`HEAL_REPLACE`.
+
+        restart = stop then start: the same machine comes back, with its disk (an EBS-backed
+        instance, a container). replace = destroy then create again with the same name,
+        hostname and layers: a new machine with a fresh disk (an instance-store-backed one,
+        which cannot be stopped).
+        """
+        return HEAL_RESTART
+
+    def heal(self, names: Sequence[str], *, wait_for_ssh: bool = True) -> list[InstanceState]:
+        """Bring failed instances back, each by its :meth:`heal_mode`; their states, in the order of ``names``.
+
+        The default stops the ``restart`` ones, destroys the ``replace`` ones, then starts them all
+        (:func:`start_instances`, with ``wait_for_ssh``). Setting them up again is the caller's job
+        (a replaced instance is new). Refused with a :class:`UserError` when :attr:`can_heal` is False.
+        """
+        wanted = list(names)
+        if not self.can_heal:
+            raise UserError(f"the {self.name} provider cannot heal instances: it does not own the machines",
+                            hint="turn auto_healing off for their layers")
+        if not wanted:
+            return []
+        modes = {name: self.heal_mode(name) for name in wanted}
+        unknown = sorted({mode for mode in modes.values() if mode not in HEAL_MODES})
+        if unknown:
+            raise RunnerError(f"the {self.name} provider's heal_mode gave {', '.join(map(repr, unknown))}; "
+                              f"expected one of {', '.join(HEAL_MODES)}")
+        restart = [name for name in wanted if modes[name] == HEAL_RESTART]
+        replace = [name for name in wanted if modes[name] == HEAL_REPLACE]
+        if restart:
+            self.stop(restart)
+        if replace:
+            self.destroy(replace)
+        by_name = {state.name: state for state in start_instances(self, wanted, wait_for_ssh=wait_for_ssh)}
+        return [by_name[name] for name in wanted if name in by_name]
 
 
 def start_instances(provider: Provider, names: Sequence[str] | None = None, *,

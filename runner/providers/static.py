@@ -20,6 +20,7 @@ class StaticProvider(Provider):
     name = "static"
     description = "machines that already exist, at the addresses given in stack.yml"
     probe_timeout = 1.0
+    can_heal = False  # registered machines: runner never restarts or replaces them
 
     def _address(self, name: str) -> HostAddress:
         inst = self.stack.instances[name]

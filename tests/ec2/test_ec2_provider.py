@@ -10,7 +10,7 @@ from runner_ec2.provider import Ec2Provider
 
 from runner.api import Session
 from runner.errors import HostError, RunnerError, UserError
-from runner.providers.api import MISSING, ONLINE, STOPPED, TERMINATED, start_instances
+from runner.providers.api import HEAL_REPLACE, HEAL_RESTART, MISSING, ONLINE, STOPPED, TERMINATED, start_instances
 from runner.testing import ProviderApiConformance
 
 
@@ -151,3 +151,42 @@ class TestEc2Conformance(ProviderApiConformance):
     @pytest.fixture
     def provider_stack(self, ec2_stack):
         return ec2_stack(count=2)
+
+
+def test_heal_starts_an_ebs_instance_stopped_outside_runner_again(ec2_stack, ec2):
+    stack = ec2_stack(count=2)
+    provider = Ec2Provider(stack)
+    first = {s.name: s.details["instance_id"] for s in provider.start(wait_for_ssh=False)}
+    ec2.stop_instances(InstanceIds=[first["app1"]])
+    assert provider.heal_mode("app1") == HEAL_RESTART
+    (state,) = provider.heal(["app1"], wait_for_ssh=False)
+    assert (state.name, state.status, state.details["instance_id"]) == ("app1", ONLINE, first["app1"])
+    assert {s.name: s.details["instance_id"] for s in provider.status()} == first
+    assert len(stack_instances(ec2, stack.name)) == 2
+
+
+def test_heal_replaces_an_instance_store_instance_and_never_adopts_a_terminated_one(ec2_stack, ec2, images):
+    stack = ec2_stack(count=1, options={"image_id": images["instance-store"]})
+    provider = Ec2Provider(stack)
+    (old,) = provider.start(wait_for_ssh=False)
+    assert provider.heal_mode("app1") == HEAL_REPLACE  # from the running instance (its settings say nothing)
+    (new,) = provider.heal(["app1"], wait_for_ssh=False)
+    assert new.status == ONLINE and new.details["instance_id"] != old.details["instance_id"]
+    (item,) = stack_instances(ec2, stack.name)
+    assert item["InstanceId"] == new.details["instance_id"]
+    assert {k: tags_of(item)[k] for k in ("runner:instance", "Name")} == {
+        "runner:instance": "app1", "Name": stack.instances["app1"].hostname}
+    gone = ec2.describe_instances(InstanceIds=[old.details["instance_id"]])["Reservations"][0]["Instances"][0]
+    assert gone["State"]["Name"] == "terminated"
+
+    ec2.terminate_instances(InstanceIds=[new.details["instance_id"]])  # lost outside runner
+    (again,) = provider.heal(["app1"], wait_for_ssh=False)
+    assert again.status == ONLINE
+    assert again.details["instance_id"] not in (old.details["instance_id"], new.details["instance_id"])
+    assert [i["InstanceId"] for i in stack_instances(ec2, stack.name)] == [again.details["instance_id"]]
+
+
+def test_heal_mode_from_the_settings_alone(ec2_stack, images):
+    stack = ec2_stack(count=1, options={"image_id": images["instance-store"], "root_device_type": "instance-store"})
+    assert Ec2Provider(stack).heal_mode("app1") == HEAL_REPLACE  # nothing made yet
+    assert Ec2Provider(ec2_stack(count=1)).heal_mode("app1") == HEAL_RESTART

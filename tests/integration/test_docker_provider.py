@@ -7,7 +7,7 @@ import subprocess
 import paramiko
 import pytest
 
-from runner.providers.api import MISSING, ONLINE, STOPPED, HostAddress
+from runner.providers.api import HEAL_REPLACE, HEAL_RESTART, MISSING, ONLINE, STOPPED, HostAddress
 from runner.testing import DockerHostSet
 
 pytestmark = pytest.mark.integration
@@ -41,6 +41,59 @@ def _containers(stack_name: str) -> list[str]:
     proc = subprocess.run(["docker", "ps", "-a", "-q", "--filter", f"label=runner.stack={stack_name}"],
                           capture_output=True, text=True, timeout=30, check=True)
     return proc.stdout.split()
+
+
+def _inspect(hosts: DockerHostSet, name: str, template: str) -> str:
+    proc = subprocess.run(["docker", "inspect", "--format", template, hosts.container(name)],
+                          capture_output=True, text=True, timeout=30, check=True)
+    return proc.stdout.strip()
+
+
+def _kill(hosts: DockerHostSet, name: str) -> None:
+    """``docker kill`` the instance's container, then ``docker wait`` for it to have exited."""
+    for verb in ("kill", "wait"):
+        subprocess.run(["docker", verb, hosts.container(name)], capture_output=True, timeout=60, check=True)
+
+
+def test_heal_restarts_a_killed_container(docker_hosts):
+    hosts = docker_hosts(2)
+    provider, stack = hosts.provider, hosts.stack
+    before = _inspect(hosts, "app1", "{{.Id}}")
+    key_before = _container_key(hosts, "app1")
+    hosts.exec("app1", "touch", "/root/kept-by-restart")
+    _kill(hosts, "app1")
+    assert [s.status for s in provider.status()] == [STOPPED, ONLINE]
+
+    assert provider.heal_mode("app1") == HEAL_RESTART
+    (state,) = provider.heal(["app1"])
+    assert state.online and state.details == {"container": hosts.container("app1"), "docker_state": "running"}
+    assert _inspect(hosts, "app1", "{{.Id}}") == before  # the same container, started again
+    assert _recorded_keys(hosts, state.host) == [key_before]
+    assert _ssh_run(hosts, state.host, "hostname; ls /root/kept-by-restart").splitlines() == [
+        stack.instances["app1"].hostname, "/root/kept-by-restart"]
+    assert [s.status for s in provider.status()] == [ONLINE, ONLINE]
+
+
+def test_heal_replace_makes_a_new_container_with_the_same_name_hostname_and_labels(docker_hosts):
+    hosts = docker_hosts(1, config={"layers": {"app": {"provider_options": {"heal": "replace"}}}})
+    provider, stack = hosts.provider, hosts.stack
+    old = hosts.host("app1")
+    before = {field: _inspect(hosts, "app1", template) for field, template in
+              (("id", "{{.Id}}"), ("hostname", "{{.Config.Hostname}}"), ("labels", "{{json .Config.Labels}}"))}
+    hosts.exec("app1", "touch", "/root/lost-by-replace")
+    _kill(hosts, "app1")
+
+    assert provider.heal_mode("app1") == HEAL_REPLACE
+    (state,) = provider.heal(["app1"])
+    assert state.online and state.details["container"] == hosts.container("app1")
+    assert _inspect(hosts, "app1", "{{.Id}}") != before["id"]
+    assert _inspect(hosts, "app1", "{{.Config.Hostname}}") == before["hostname"] == stack.instances["app1"].hostname
+    assert _inspect(hosts, "app1", "{{json .Config.Labels}}") == before["labels"]
+    assert _recorded_keys(hosts, state.host) == [_container_key(hosts, "app1")]
+    if state.host.port != old.port:
+        assert _recorded_keys(hosts, old) == []  # destroy forgot the old container's line
+    assert _ssh_run(hosts, state.host, "hostname; ls /root/lost-by-replace 2>/dev/null || echo gone").splitlines() == [
+        stack.instances["app1"].hostname, "gone"]
 
 
 def test_lifecycle(docker_hosts):

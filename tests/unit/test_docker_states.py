@@ -115,3 +115,27 @@ def test_a_daemon_that_is_not_there_is_the_users_to_fix(tmp_path, monkeypatch):
     assert caught.value.hint == "start the Docker daemon, or check DOCKER_HOST"
     assert str(caught.value).startswith("cannot reach the Docker daemon: ")
     assert client.docker_available(timeout=5.0) is False
+
+
+def test_heal_mode_is_the_instances_heal_option(tmp_path):
+    path = tmp_path / "stack.yml"
+    path.write_text(textwrap.dedent(STACK).replace("{memory: 512m,", "{heal: replace, memory: 512m,"))
+    provider = DockerProvider(load_stack(path), progress=lambda line: None)
+    assert (provider.heal_mode("web1"), provider.heal_mode("db1")) == ("restart", "replace")
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("recreate", "must be restart or replace, not 'recreate' (restart: stop and start the same container;"
+                 " replace: remove it and make a new one)"),
+    ("restrat", "must be restart or replace, not 'restrat' (did you mean 'restart'?)"),
+])
+def test_runner_validate_rejects_an_unknown_heal_mode_at_its_place(tmp_path, monkeypatch, capsys, value, expected):
+    from runner.cli.main import main
+
+    path = tmp_path / "stack.yml"
+    path.write_text(textwrap.dedent(STACK).replace("{privileged: true}", f"{{privileged: true, heal: {value}}}"))
+    monkeypatch.chdir(tmp_path)
+    assert main(["validate"]) == 2
+    err = capsys.readouterr().err
+    assert f"stack.yml:7:48: provider option 'heal': {expected}" in err, err
+    assert "Traceback" not in err

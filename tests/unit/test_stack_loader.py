@@ -105,7 +105,7 @@ def test_good_stack_builds_the_model(in_tmp):
     assert web.recipes == {"setup": ("nodejs_demo::setup",), "deploy": ("nodejs_demo::deploy",)}
     assert web.packages == ("curl",)
     assert web.custom_json == {"port": 8080}
-    assert web.auto_healing is True
+    assert web.auto_healing is True and web.auto_healing_after == 300.0
     assert web.shutdown_timeout == 30.0
     assert web.location == Location("stack.yml", 14, 3)
     assert stack.layers["lb"].shutdown_timeout == 120.0
@@ -400,7 +400,7 @@ CASES = {
     ),
     "auto_healing": (
         "stack: {name: x}\nlayers:\n  app: {auto_healing: 1}\n",
-        ["stack.yml:3:23: layers.app.auto_healing: expected a boolean (true or false), got integer 1"],
+        ["stack.yml:3:23: layers.app.auto_healing: expected true, false or {after: DURATION}, got integer 1"],
     ),
     "shutdown_timeout": (
         "stack: {name: x}\nlayers:\n  app: {shutdown_timeout: soon}\n",

@@ -32,6 +32,8 @@ from runner.errors import HostError, RunnerError, UserError
 from runner.model.stack import Stack
 from runner.providers.api import (
     BOOTING,
+    HEAL_MODES,
+    HEAL_RESTART,
     MISSING,
     ONLINE,
     SHUTTING_DOWN,
@@ -59,7 +61,9 @@ LABEL_LAYERS = "runner.layers"
 LABEL_STACK_FILE = "runner.stack_file"
 
 #: provider_options keys in stack.yml and the type each must have.
-OPTIONS: dict[str, tuple[type, ...]] = {"image": (str,), "privileged": (bool,), "memory": (str, int)}
+OPTIONS: dict[str, tuple[type, ...]] = {
+    "image": (str,), "privileged": (bool,), "memory": (str, int), "heal": (str,),
+}
 
 #: Docker's container states as OpsWorks' status words. A created container was never started
 #: (docker create, or a run that failed before its start): stopped, as OpsWorks says of an
@@ -168,6 +172,19 @@ class DockerProvider(Provider):
         self.options = self._check_options(stack)
 
     # -- helpers ---------------------------------------------------------
+
+    @classmethod
+    def check_option(cls, key: str, value: Any) -> str | None:
+        if key == "heal" and value not in HEAL_MODES:
+            close = difflib.get_close_matches(value, HEAL_MODES, n=1)
+            hint = f"did you mean {close[0]!r}?" if close else (
+                "restart: stop and start the same container; replace: remove it and make a new one")
+            return f"must be {' or '.join(HEAL_MODES)}, not {value!r} ({hint})"
+        return None
+
+    def heal_mode(self, instance: str) -> str:
+        """``restart`` (default: the same container, its files kept) or ``replace`` (a new container)."""
+        return str(self.options_for(instance).get("heal", HEAL_RESTART))
 
     @classmethod
     def _check_options(cls, stack: Stack) -> dict[str, Any]:

@@ -29,6 +29,8 @@ from typing import Any
 from runner.errors import HostError, Location, RunnerError, UserError
 from runner.model.stack import Stack
 from runner.providers.api import (
+    HEAL_REPLACE,
+    HEAL_RESTART,
     MISSING,
     ONLINE,
     PENDING,
@@ -344,6 +346,20 @@ class Ec2Provider(Provider):
                 stopped.append(f"{name} ({item.instance_id})")
         _parallel(lambda n: self._wait_state(n, found[n].instance_id, ("stopped",), stopped), list(found))
         return self.status(wanted)
+
+    def heal_mode(self, instance: str) -> str:
+        """``replace`` for an instance-store-backed instance (EC2 cannot stop it), else ``restart``.
+
+        Its settings' ``root_device_type`` decides; without one, the EC2 instance that has its tags
+        (or that instance's image). Replacing terminates it; the next start makes a new one
+        with the same tags (terminated instances are never adopted).
+        """
+        if self.settings(instance).root_device_type == "instance-store":
+            return HEAL_REPLACE
+        item = self.find([instance]).get(instance)
+        if item is not None and item.state in _LIVE and self._instance_store(instance, item):
+            return HEAL_REPLACE
+        return HEAL_RESTART
 
     def _instance_store(self, name: str, item: Found) -> bool:
         if item.root_device_type == "instance-store" or self.settings(name).root_device_type == "instance-store":
