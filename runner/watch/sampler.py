@@ -50,8 +50,8 @@ class Sampler:
             self._drop(name)
             self.cpu.pop(name, None)
             return Sample(name, now, False, error=exc.message, cause=exc.cause)
-        if result.status != 0:
-            return Sample(name, now, False, error=f"the watch command exited with {result.status}: "
+        if not result.ok:
+            return Sample(name, now, False, error=f"the watch command exited with {result.exit_status}: "
                           f"{result.stderr.decode(errors='replace').strip()[:200]}", cause="command")
         sample, reading = metrics.parse(name, result.stdout.decode("utf-8", "replace"), now, previous)
         if reading is not None:
