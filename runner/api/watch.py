@@ -10,8 +10,9 @@ Every ``interval`` a pass:
 3. asks the policies (schedule, load, healing; the first to act on an instance
    wins) what to do, and does it through the same lifecycle as ``runner
    instances start|stop``: shutdown recipes before a stop; after a heal or a
-   start, a converge (setup where the host is fresh, then configure on every
-   online instance); after a stop, or when the set of answering instances
+   start, setup on it (as OpsWorks runs setup on every boot: packages, setup
+   recipes, a deploy of its apps) and then configure on every online
+   instance; after a stop, or when the set of answering instances
    changed, a configure on the online ones;
 4. saves what it decided in the stack's state dir (``watch.json``) and appends
    every decision to the events log (``events.jsonl``), and calls the
@@ -39,7 +40,7 @@ from runner.api.instance_status import shown
 from runner.api.reports import LifecycleReport, WatchReport
 from runner.errors import RunnerError, UserError
 from runner.events import InstanceChange
-from runner.model.lifecycle import CONFIGURE, CONVERGE, SHUTDOWN
+from runner.model.lifecycle import CONFIGURE, SETUP, SHUTDOWN
 from runner.providers.api import CONNECTION_LOST, ONLINE, START_FAILED, STOPPED, InstanceState, start_instances
 from runner.ssh.target import resolve_target
 from runner.watch import eventlog
@@ -106,10 +107,13 @@ class Watcher:
         stop = stop or threading.Event()
         lock = WatchLock(self.stack.state_dir, self.stack.name).acquire()
         ends = None if duration is None else time.monotonic() + duration
+        in_pass = False
         try:
             while True:
                 began = time.monotonic()
+                in_pass = True
                 self.one_pass()
+                in_pass = False
                 if once or stop.is_set():
                     break
                 wait = self.interval - (time.monotonic() - began)
@@ -119,8 +123,8 @@ class Watcher:
                         break
                 if wait > 0 and stop.wait(wait):
                     break
-        except KeyboardInterrupt:
-            self.report.interrupted = True
+        except KeyboardInterrupt:  # between passes a clean stop; in one, what was under way was cut off
+            self.report.interrupted = in_pass
         finally:
             self.sampler.close()
             lock.release()
@@ -241,7 +245,12 @@ class Watcher:
                 return action, str(exc)
             return action, None
 
+        # back after a watch was stopped between bringing them up and setting them up: set up now
+        brought_up += [n for n, e in view.heal.items() if e.setup_pending and statuses.get(n) == ONLINE
+                       and n not in by_kind.get(STOP, ())]
         ups = by_kind.get(HEAL, []) + by_kind.get(START, [])
+        for action in ups:  # the intent is saved first: a watch stopped in the middle still sets it up next time
+            view.heal[action.instance] = replace(view.heal.get(action.instance, HealEntry()), setup_pending=True)
         if ups:
             with ThreadPoolExecutor(max_workers=min(8, len(ups))) as pool:
                 results = list(pool.map(bring_up, ups))
@@ -253,31 +262,30 @@ class Watcher:
                     brought_up.append(name)
                     online.add(name)
                     unreachable.discard(name)
-                    if action.kind == HEAL:
-                        entry = view.heal.get(name, HealEntry())
-                        view.heal[name] = replace(entry, error=None)
                     self._change(name, action.kind, statuses[name], ONLINE, action.why)
                     self._set(name, ONLINE)
                 else:
-                    if action.kind == HEAL:
-                        entry = view.heal.get(name, HealEntry())
-                        view.heal[name] = replace(entry, error=error)
+                    view.heal[name] = replace(view.heal[name], error=error, setup_pending=False)
+                    if action.kind == START:
+                        view.heal.pop(name)
                     self._change(name, action.kind, statuses[name], statuses[name],
                                  f"{action.why}; it failed: {error}")
 
         topology_changed = online_before is not None and set(online_before) != online
         if brought_up:
-            report = self._run(runs.run_recipes(session, CONVERGE, self._in_order(online)))
-            self._change(STACK, "converge", "", "", f"converge on {', '.join(self._in_order(online))} "
-                         f"(set up {', '.join(brought_up)} where fresh, configure everywhere)"
-                         + ("" if report.ok else f"; failed on {', '.join(report.failures())}"))
-            for name in brought_up:  # a healed instance that did not come back healthy is tried again
-                if name in report.failures():
+            # as OpsWorks does on every start: setup (it ends with a deploy of the apps), then configure everywhere
+            setup = self._run(runs.run_recipes(session, SETUP, self._in_order(set(brought_up))))
+            failed = setup.failures()
+            online -= set(failed)
+            configure = self._run(runs.run_recipes(session, CONFIGURE, self._in_order(online)))
+            failed.update(configure.failures())
+            self._change(STACK, "converge", "", "", f"setup on {', '.join(self._in_order(set(brought_up)))}, "
+                         f"then configure on {', '.join(self._in_order(online))}"
+                         + ("" if not failed else f"; failed on {', '.join(sorted(failed))}"))
+            for name in brought_up:  # done with: a failed setup shows as setup_failed, it is not healed again
+                if name in failed:
                     online.discard(name)
-                    if name in view.heal:
-                        view.heal[name] = replace(view.heal[name], error=report.failures()[name])
-                else:
-                    view.heal.pop(name, None)
+                view.heal.pop(name, None)
         elif online and (by_kind.get(STOP) or topology_changed):
             left = sorted(set(online_before or ()) - online)
             came = sorted(online - set(online_before or ()))

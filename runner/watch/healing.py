@@ -13,6 +13,8 @@ left alone until someone starts it.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from runner.providers.api import CONNECTION_LOST, MISSING, ONLINE, START_FAILED, STOP_FAILED, STOPPED, TERMINATED
 from runner.watch.scaling import span, status_of, wanted_state
 from runner.watch.state import HealEntry
@@ -59,6 +61,8 @@ class HealingPolicy:
         status = status_of(view, name)
         if entry.start_failed:
             return None  # left alone until `runner instances start` (which forgets the entry)
+        if entry.setup_pending and status == ONLINE:
+            return None  # back, and its setup is still to run: the loop runs it and forgets the entry
         if status == ONLINE or wanted_state(view, name) != WANT_RUNNING or status not in FAILED:
             view.heal.pop(name, None)  # answering, meant to be down, or on its way somewhere: nothing to heal
             return None
@@ -67,16 +71,16 @@ class HealingPolicy:
             view.heal.pop(name, None)
             return None
         since = entry.since if entry.since is not None else view.now
-        view.heal[name] = HealEntry(entry.attempts, since, False, entry.error)
+        entry = view.heal[name] = replace(entry, since=since)
         down = view.now - since
         if down < after:
             return None
         if entry.attempts >= self.max_attempts:
             why = (f"{entry.attempts} heal attempts did not bring it back"
                    + (f" (last: {entry.error})" if entry.error else "") + "; left alone until it is started")
-            view.heal[name] = HealEntry(entry.attempts, since, True, entry.error)
+            view.heal[name] = replace(entry, start_failed=True, setup_pending=False)
             return Action(GIVE_UP, name, why, self.name)
-        view.heal[name] = HealEntry(entry.attempts + 1, since, False, entry.error)
+        view.heal[name] = replace(entry, attempts=entry.attempts + 1)
         why = (f"auto-healing: {status} for {span(round(down))} (after {span(after)}), "
                f"attempt {entry.attempts + 1} of {self.max_attempts}")
         return Action(HEAL, name, why, self.name)

@@ -4,7 +4,8 @@ Kept in ``.runner/watch.json`` beside stack.yml (a :class:`runner.statefile.Json
 
     {"version": 1, "stacks": {"<stack>": {
         "wanted": {"<instance>": "running" | "stopped"},
-        "heal": {"<instance>": {"attempts": 2, "since": 1764670000.0, "start_failed": false, "error": "..."}},
+        "heal": {"<instance>": {"attempts": 2, "since": 1764670000.0, "start_failed": false, "error": "...",
+                                "setup_pending": false}},
         "memory": {"<policy>": {...}},            # the policies' own state between passes
         "online": ["<instance>", ...]}}}           # who answered at the end of the last pass
 
@@ -36,6 +37,7 @@ class HealEntry:
     since: float | None = None  # when it was first found failed (epoch seconds)
     start_failed: bool = False
     error: str | None = None
+    setup_pending: bool = False  # brought up (or being brought up) by the watch; its setup has not succeeded yet
 
     @classmethod
     def from_json(cls, data: Any) -> HealEntry:
@@ -46,11 +48,12 @@ class HealEntry:
         error = data.get("error")
         return cls(attempts if isinstance(attempts, int) else 0,
                    float(since) if isinstance(since, (int, float)) else None,
-                   data.get("start_failed") is True, error if isinstance(error, str) else None)
+                   data.get("start_failed") is True, error if isinstance(error, str) else None,
+                   data.get("setup_pending") is True)
 
     def to_json(self) -> dict[str, Any]:
         return {"attempts": self.attempts, "since": self.since, "start_failed": self.start_failed,
-                "error": self.error}
+                "error": self.error, "setup_pending": self.setup_pending}
 
 
 @dataclass
