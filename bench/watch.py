@@ -162,7 +162,8 @@ def one_pass(watcher: Any, timers: PassTimers, hosts: int) -> dict[str, Any]:
         connects, commands = list(timers.connects), list(timers.commands)
     return {
         "wall_s": wall, "cpu_s": cpu,
-        "hosts_with_connection": len(counts), "commands_per_host": [counts.get(f"bench{i}", 0)
+        "hosts_with_connection": len(counts), "hosts_with_cpu_reading": len(watcher.sampler.cpu),
+        "commands_per_host": [counts.get(f"bench{i}", 0)
                                                                     for i in range(1, hosts + 1)],
         "phases": phases, "connect_s": connects, "command_s": commands,
         "errors": watcher.report.errors[errors:], "changes": [str(c) for c in watcher.report.changes[changes:]],
@@ -289,7 +290,8 @@ def print_report(results: list[dict[str, Any]], passes: int) -> None:
         say(f"  load: before the start {f['load_before_start']}; before the passes {f['load_before_passes']}"
             + (f"; after them {f['load_after_passes']}" if "load_after_passes" in f else ""))
         say(f"  first pass (connections opened):  {first['wall_s']:.3f} s wall, {first['cpu_s']:.3f} s CPU, "
-            f"commands/host {min(fc)}..{max(fc)}")
+            f"commands/host {min(fc)}..{max(fc)}, hosts whose output parsed (a CPU reading) "
+            f"{first['hosts_with_cpu_reading']}/{f['hosts']}")
         say(f"    sampler's first pass: SSH connect per host median {fmt(f['first_connect_median_s'], 3)} s "
             f"(max {fmt(f['first_connect_max_s'], 3)}), first command per host median "
             f"{fmt(f['first_command_median_s'], 3)} s (max {fmt(f['first_command_max_s'], 3)}; it takes a second "
