@@ -312,7 +312,7 @@ def print_report(results: list[dict[str, Any]], passes: int) -> None:
     say(f"\ntarget: a pass over {TARGET_HOSTS} hosts under {TARGET_SECONDS:g} s once connections are open:")
     at = [f for f in results if f["hosts"] == TARGET_HOSTS and f.get("open")]
     if not at:
-        say(f"  not measured (no run at {TARGET_HOSTS} hosts with {passes} passes)")
+        say(f"  not measured (no run at {TARGET_HOSTS} hosts with its {passes} passes)")
     for f in at:
         s = f["open"]
         verdict = "met" if s["wall_max_s"] < TARGET_SECONDS else (
