@@ -20,10 +20,16 @@ from runner.watch.types import Sample
 MARK = "@@watch"
 SECOND_READING_WAIT = 0.25  # seconds between the two /proc/stat readings of a first pass
 
-_READ = (f"echo {MARK} load $(cut -d' ' -f1 /proc/loadavg); "
-         f"echo {MARK} $(grep '^cpu ' /proc/stat); "
-         f"echo {MARK} mem $(grep -E '^(MemTotal|MemAvailable):' /proc/meminfo | tr -s ' ' | cut -d' ' -f2); "
-         f"echo {MARK} boot $(cat /proc/sys/kernel/random/boot_id 2>/dev/null || echo -)")
+# Shell builtins only (read, echo, case): the command starts no process but the shell, where
+# cut/grep/tr/cat and their command substitutions started ten; on hosts sharing a few cores
+# (containers on one machine) that was most of a pass's time.
+_CPU = f"while read -r k rest; do if [ \"$k\" = cpu ]; then echo {MARK} cpu $rest; break; fi; done < /proc/stat"
+_READ = (f"read -r l _ < /proc/loadavg; echo {MARK} load $l; "
+         f"{_CPU}; "
+         "t=; a=; while read -r k v _; do case $k in MemTotal:) t=$v;; MemAvailable:) a=$v;; esac; "
+         f"done < /proc/meminfo; echo {MARK} mem $t $a; "
+         "b=-; { read -r b < /proc/sys/kernel/random/boot_id; } 2>/dev/null; "
+         f"echo {MARK} boot $b")
 
 
 @dataclass(frozen=True)
@@ -39,7 +45,7 @@ def command(first: bool) -> str:
     """The shell command of one pass on one host (``first``: no earlier reading, take two)."""
     if not first:
         return _READ
-    return f"echo {MARK} $(grep '^cpu ' /proc/stat); sleep {SECOND_READING_WAIT}; " + _READ
+    return f"{_CPU}; sleep {SECOND_READING_WAIT}; " + _READ
 
 
 def _cpu(fields: list[str]) -> tuple[int, int] | None:
