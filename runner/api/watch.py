@@ -150,8 +150,9 @@ class Watcher:
                              dict(saved.wanted), memory, heal, self._provider.can_heal)
             actions = self._decide(view)
             online_after = self._act(actions, statuses, view, wanted_changes, saved.online)
-            memory["statuses"] = dict(self._statuses)
         finally:
+            if self._statuses is not None:  # also when interrupted: the next watch logs what changed since
+                memory["statuses"] = dict(self._statuses)
             online = online_after if online_after is not None else (set(saved.online or ()))
             self.state.save_pass(heal, memory, online, wanted_changes)
 
