@@ -153,8 +153,8 @@ class Watcher:
         finally:
             if self._statuses is not None:  # also when interrupted: the next watch logs what changed since
                 memory["statuses"] = dict(self._statuses)
-            online = online_after if online_after is not None else (set(saved.online or ()))
-            self.state.save_pass(heal, memory, online, wanted_changes)
+            # a pass that did not finish leaves who is online as the last finished one left it (none: unknown)
+            self.state.save_pass(heal, memory, online_after, wanted_changes)
 
     def _observe(self, states: list[InstanceState], now: float,
                  heal: dict[str, HealEntry]) -> tuple[dict[str, str], dict[str, Any]]:
