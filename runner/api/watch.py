@@ -154,10 +154,11 @@ class Watcher:
                              dict(saved.wanted), memory, heal, self._provider.can_heal)
             actions = self._decide(view)
             online_after = self._act(actions, statuses, view, wanted_changes, saved.online)
-            memory["statuses"] = dict(self._statuses)
         finally:
-            online = online_after if online_after is not None else (set(saved.online or ()))
-            self.state.save_pass(heal, memory, online, wanted_changes)
+            if self._statuses is not None:  # also when interrupted: the next watch logs what changed since
+                memory["statuses"] = dict(self._statuses)
+            # a pass that did not finish leaves who is online as the last finished one left it (none: unknown)
+            self.state.save_pass(heal, memory, online_after, wanted_changes)
 
     def _observe(self, states: list[InstanceState], now: float,
                  heal: dict[str, HealEntry]) -> tuple[dict[str, str], dict[str, Any]]:

@@ -121,14 +121,16 @@ class WatchState:
         if names:
             self._change(change)
 
-    def save_pass(self, heal: dict[str, HealEntry], memory: dict[str, Any], online: Iterable[str],
+    def save_pass(self, heal: dict[str, HealEntry], memory: dict[str, Any], online: Iterable[str] | None,
                   wanted: dict[str, str]) -> None:
-        """What one watch pass leaves: heal entries (replacing them all), policy memory, who is online,
-        and the wanted states the pass changed (others written meanwhile by a user are kept)."""
+        """What one watch pass leaves: heal entries (replacing them all), policy memory, who is online
+        (None: the pass did not get that far, the record is kept), and the wanted states the pass changed
+        (others written meanwhile by a user are kept)."""
         def change(mine: dict[str, Any]) -> None:
             mine["heal"] = {k: v.to_json() for k, v in heal.items() if v != HealEntry()}
             mine["memory"] = memory
-            mine["online"] = sorted(online)
+            if online is not None:
+                mine["online"] = sorted(online)
             mine.setdefault("wanted", {}).update(wanted)
         self._change(change)
 

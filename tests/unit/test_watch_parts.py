@@ -138,6 +138,15 @@ def test_watch_state_keeps_wanted_states_and_heal_entries(tmp_path) -> None:
         state.set_wanted(["a"], "paused")
 
 
+def test_a_pass_that_did_not_finish_keeps_who_was_online(tmp_path) -> None:
+    state = WatchState(tmp_path, "s")
+    state.save_pass({}, {}, None, {})  # a first pass interrupted: still unknown, not "nobody"
+    assert state.read().online is None
+    state.save_pass({}, {}, ["a"], {})
+    state.save_pass({}, {"load": {}}, None, {})
+    assert state.read().online == ["a"] and state.read().memory == {"load": {}}
+
+
 def test_watch_state_survives_a_broken_file(tmp_path) -> None:
     (tmp_path / "watch.json").write_text("{not json")
     state = WatchState(tmp_path, "s")
