@@ -41,7 +41,15 @@ from runner.api.reports import LifecycleReport, WatchReport
 from runner.errors import RunnerError, UserError
 from runner.events import InstanceChange
 from runner.model.lifecycle import CONFIGURE, SETUP, SHUTDOWN
-from runner.providers.api import CONNECTION_LOST, ONLINE, START_FAILED, STOPPED, InstanceState, start_instances
+from runner.providers.api import (
+    CONNECTION_LOST,
+    ONLINE,
+    SETUP_FAILED,
+    START_FAILED,
+    STOPPED,
+    InstanceState,
+    start_instances,
+)
 from runner.ssh.target import resolve_target
 from runner.watch import eventlog
 from runner.watch.healing import DEFAULT_MAX_ATTEMPTS, HealingPolicy
@@ -247,18 +255,20 @@ class Watcher:
             return action, None
 
         # back after a watch was stopped between bringing them up and setting them up: set up now
-        brought_up += [n for n, e in view.heal.items() if e.setup_pending and statuses.get(n) == ONLINE
-                       and n not in by_kind.get(STOP, ())]
+        stopping = {a.instance for a in by_kind.get(STOP, [])}
+        brought_up += [n for n, e in view.heal.items() if e.setup_pending and statuses.get(n) in (ONLINE, SETUP_FAILED)
+                       and n not in stopping]
+        online.update(brought_up)
         ups = by_kind.get(HEAL, []) + by_kind.get(START, [])
         for action in ups:  # the intent is saved first: a watch stopped in the middle still sets it up next time
             view.heal[action.instance] = replace(view.heal.get(action.instance, HealEntry()), setup_pending=True)
+            if action.kind == START:
+                wanted_changes[action.instance] = WANT_RUNNING
         if ups:
             with ThreadPoolExecutor(max_workers=min(8, len(ups))) as pool:
                 results = list(pool.map(bring_up, ups))
             for action, error in results:
                 name = action.instance
-                if action.kind == START:
-                    wanted_changes[name] = WANT_RUNNING
                 if error is None:
                     brought_up.append(name)
                     online.add(name)
@@ -286,6 +296,7 @@ class Watcher:
             for name in brought_up:  # done with: a failed setup shows as setup_failed, it is not healed again
                 if name in failed:
                     online.discard(name)
+                self._set(name, SETUP_FAILED if name in setup.failures() else ONLINE)
                 view.heal.pop(name, None)
         elif online and (by_kind.get(STOP) or topology_changed):
             left = sorted(set(online_before or ()) - online)

@@ -15,7 +15,17 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from runner.providers.api import CONNECTION_LOST, MISSING, ONLINE, START_FAILED, STOP_FAILED, STOPPED, TERMINATED
+from runner.providers.api import (
+    CONNECTION_LOST,
+    MISSING,
+    ONLINE,
+    RUNNING_SETUP,
+    SETUP_FAILED,
+    START_FAILED,
+    STOP_FAILED,
+    STOPPED,
+    TERMINATED,
+)
 from runner.watch.scaling import span, status_of, wanted_state
 from runner.watch.state import HealEntry
 from runner.watch.types import GIVE_UP, HEAL, WANT_RUNNING, Action, WatchView
@@ -23,6 +33,8 @@ from runner.watch.types import GIVE_UP, HEAL, WANT_RUNNING, Action, WatchView
 #: statuses of an instance that should run and does not: stopped outside runner, or unreachable
 FAILED: frozenset[str] = frozenset({STOPPED, MISSING, TERMINATED, STOP_FAILED, CONNECTION_LOST, START_FAILED})
 DEFAULT_MAX_ATTEMPTS = 3
+#: statuses of an instance that answers and whose setup the watch still owes it
+SETTING_UP: frozenset[str] = frozenset({ONLINE, RUNNING_SETUP, SETUP_FAILED})
 
 
 def healing_after(view: WatchView, instance: str) -> float | None:
@@ -61,8 +73,8 @@ class HealingPolicy:
         status = status_of(view, name)
         if entry.start_failed:
             return None  # left alone until `runner instances start` (which forgets the entry)
-        if entry.setup_pending and status == ONLINE:
-            return None  # back, and its setup is still to run: the loop runs it and forgets the entry
+        if entry.setup_pending and status in SETTING_UP:
+            return None  # back, and its setup is still to run (or was cut): the loop runs it, forgets the entry
         if status == ONLINE or wanted_state(view, name) != WANT_RUNNING or status not in FAILED:
             view.heal.pop(name, None)  # answering, meant to be down, or on its way somewhere: nothing to heal
             return None
