@@ -41,7 +41,7 @@ from runner.model.lifecycle import (
 )
 from runner.model.stack import Instance, Stack
 from runner.plugin.registry import Registry
-from runner.providers.api import InstanceState
+from runner.providers.api import InstanceState, off_by_design
 from runner.recipes import (
     DeploymentView,
     InstanceView,
@@ -214,7 +214,8 @@ def plan_run(stack: Stack, registry: Registry, command: str, names: Sequence[str
     for name in names:
         inst, state = stack.instances[name], by_name[name]
         if not state.online:
-            plan.offline.append(HostOutcome(name, error=f"instance is {state.status}", cause="offline"))
+            if not off_by_design(inst, state.status):  # a time- or load-based one at rest is no failure
+                plan.offline.append(HostOutcome(name, error=f"instance is {state.status}", cause="offline"))
             continue
         if command in (CONVERGE, SETUP):
             converge = command == CONVERGE

@@ -23,7 +23,7 @@ from runner.events import Progress
 from runner.lifecycle import EventCompiler, instance_views
 from runner.model.lifecycle import DEPLOY, ROLLBACK, UNDEPLOY
 from runner.model.stack import App, DeploySettings, Stack
-from runner.providers.api import InstanceState
+from runner.providers.api import InstanceState, off_by_design
 from runner.recipes import DeploymentView, mark_sensitive, secret_values
 from runner.ssh.group import HostGroup
 from runner.ssh.target import resolve_target
@@ -76,12 +76,17 @@ def _checked_batch(batch: int | str) -> int | str:
     return int(text)
 
 
-def split_online(hosts: Sequence[str], states: Sequence[InstanceState]) -> tuple[list[str], dict[str, str]]:
-    """The hosts that are online, and why each of the others is not."""
+def split_online(hosts: Sequence[str], states: Sequence[InstanceState],
+                 stack: Stack) -> tuple[list[str], dict[str, str]]:
+    """The hosts that are online, and why each of the others is not (time- or load-based ones at rest
+    are left out of both: runner watch keeps them down)."""
     by_name = {s.name: s for s in states}
     online, offline = [], {}
     for host in hosts:
         state = by_name.get(host)
+        if state is not None and host in stack.instances and off_by_design(
+                stack.instances[host], state.status):
+            continue
         if state is None or not state.online:
             offline[host] = f"instance is {state.status if state else 'unknown'}"
         else:
@@ -133,7 +138,7 @@ def deploy(session: SessionBase, command: str, app_name: str, *, strategy: str |
         cache = stack.state_dir / "cache"
         cache.mkdir(parents=True, exist_ok=True)
         source = prepare_source(app, stack, cache, registry.app_sources)
-    online, offline = split_online(hosts, states)
+    online, offline = split_online(hosts, states, session.stack)
     balancer, unreachable = None, None
     if chosen.uses_balancer or chosen.needs_balancer:
         try:
@@ -184,7 +189,7 @@ def deploy(session: SessionBase, command: str, app_name: str, *, strategy: str |
 def _on_each_host(session: SessionBase, hosts: Sequence[str], states: Sequence[InstanceState],
                   work: Callable[[HostDeploy], None]) -> list[HostDeploy]:
     """Connect to each host (in parallel) and call ``work(state)``; failures are recorded, in ``hosts`` order."""
-    online, offline = split_online(hosts, states)
+    online, offline = split_online(hosts, states, session.stack)
     results = {h: HostDeploy(h, status=FAILED_HOST, step="connect", error=why) for h, why in offline.items()}
     group = _group(session, online, states)
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from runner.errors import RunnerError, UserError
-from runner.model.stack import Stack
+from runner.model.stack import SCALING_24_7, Instance, Stack
 
 # OpsWorks' instance statuses, spelled as its API spells them. A provider reports what
 # the machine is doing: REQUESTED, PENDING, BOOTING, ONLINE (running, with an address to
@@ -51,6 +51,15 @@ STATUSES: tuple[str, ...] = (
     MISSING, REQUESTED, PENDING, BOOTING, RUNNING_SETUP, ONLINE, SETUP_FAILED, START_FAILED,
     CONNECTION_LOST, STOPPING, STOP_FAILED, STOPPED, SHUTTING_DOWN, TERMINATED,
 )
+
+
+#: Statuses of an instance at rest: no machine runs it.
+AT_REST: frozenset[str] = frozenset({STOPPED, MISSING, TERMINATED})
+
+
+def off_by_design(instance: Instance, status: str) -> bool:
+    """A time-based or load-based instance at rest: ``runner watch`` keeps it down, runs skip it quietly."""
+    return instance.scaling != SCALING_24_7 and status in AT_REST
 
 
 @dataclass(frozen=True)

@@ -101,6 +101,9 @@ def test_a_schedule_starts_an_instance_in_its_hours_and_stops_it_outside_them(do
     ok(stack_file, "watch", "--once")
     assert provider_status(hosts, "app2") == "stopped"
     assert len(events(stack_file)) == len(first) + len(second)
+    # a plain converge (and deploy) leaves a time-based instance at rest alone: no failure for it
+    report = json.loads(ok(stack_file, "converge", "--format", "json").stdout)
+    assert [h["host"] for h in report["hosts"]] == ["app1"], report
 
     # "start all" starts it by hand; the next pass stops it again, outside its hours
     ok(stack_file, "instances", "start")

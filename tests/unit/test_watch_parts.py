@@ -153,3 +153,17 @@ def test_watch_state_survives_a_broken_file(tmp_path) -> None:
     assert state.read().wanted == {}
     state.set_wanted(["a"], WANT_STOPPED)
     assert state.read().wanted == {"a": WANT_STOPPED}
+
+
+def test_only_time_and_load_based_instances_at_rest_are_off_by_design() -> None:
+    from runner.model.stack import Instance
+    from runner.providers.api import off_by_design
+
+    def inst(scaling: str) -> Instance:
+        return Instance(name="a", layers=("app",), hostname="a", scaling=scaling)
+
+    for status in ("stopped", "missing", "terminated"):
+        assert off_by_design(inst("time"), status) and off_by_design(inst("load"), status)
+        assert not off_by_design(inst("24/7"), status)  # a 24/7 instance down is a failure of the run
+    for status in ("online", "connection_lost", "start_failed", "stop_failed", "pending"):
+        assert not off_by_design(inst("time"), status)
