@@ -166,6 +166,16 @@ class SizeFigures:
 # -- small helpers ------------------------------------------------------------------------------
 
 
+def destroy(hosts: "Hosts", count: int, stack_name: str) -> None:
+    """Remove a bench's containers; a second Ctrl-C must not stop the cleanup."""
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        say(f"   destroying the {count} containers of {stack_name} ...")
+        hosts.destroy()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def say(text: str) -> None:
     print(text, flush=True)
 
@@ -519,12 +529,7 @@ def bench_size(count: int, args: argparse.Namespace, pyinfra_exe: str | None,
         say(f"   ERROR:\n{tail(figures.error, 25)}")
     finally:
         if hosts is not None:
-            previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not stop the cleanup
-            try:
-                say(f"   destroying the {count} containers of {stack_name} ...")
-                hosts.destroy()
-            finally:
-                signal.signal(signal.SIGINT, previous)
+            destroy(hosts, count, stack_name)
         if not args.keep_workdir and (hosts is None or _all_ok(figures)):
             shutil.rmtree(workdir, ignore_errors=True)
             for tool in (figures.runner, figures.pyinfra):

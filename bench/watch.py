@@ -53,7 +53,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from converge import Hosts, fmt, machine_load, say, tail, wait_quiet  # bench/ is this script's directory
+from converge import Hosts, destroy, fmt, machine_load, say, tail, wait_quiet  # bench/ is this script's directory
 
 TARGET_HOSTS = 50
 TARGET_SECONDS = 1.0  # a pass over TARGET_HOSTS hosts, connections open
@@ -264,12 +264,7 @@ def bench_size(count: int, args: argparse.Namespace, results: list[dict[str, Any
     finally:
         figures["ok"] = ok
         if hosts is not None:
-            previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not stop the cleanup
-            try:
-                say(f"   destroying the {count} containers of {stack_name} ...")
-                hosts.destroy()
-            finally:
-                signal.signal(signal.SIGINT, previous)
+            destroy(hosts, count, stack_name)
         if args.keep_workdir or not ok:
             say(f"   kept {workdir}")
         else:

@@ -31,12 +31,13 @@ def open_session(args: argparse.Namespace, ctx: CommandContext) -> Session:
 
 
 def add_parallel(parser: argparse.ArgumentParser, what: str = "hosts at a time") -> None:
-    parser.add_argument("--parallel", type=parallel_count, default=DEFAULT_PARALLEL, metavar="N",
+    parser.add_argument("--parallel", type=count, default=DEFAULT_PARALLEL, metavar="N",
                         help=f"{what} (default {DEFAULT_PARALLEL})")
 
 
-def parallel_count(text: str) -> int:
-    """``--parallel N``: a whole number, 1 or more (argparse makes a refusal a usage error on the option)."""
+def count(text: str) -> int:
+    """``--parallel N``, ``--max-heal-attempts N``: a whole number, 1 or more (argparse makes a refusal a
+    usage error on the option)."""
     try:
         value = int(text)
     except ValueError:

@@ -16,7 +16,7 @@ from typing import Any
 
 from runner import hookimpl
 from runner.cli.api import Command, CommandContext
-from runner.cli.options import add_parallel, open_session
+from runner.cli.options import add_parallel, count, open_session
 from runner.cli.render import change_line, print_watch
 from runner.events import InstanceChange
 from runner.model.durations import parse_duration
@@ -30,16 +30,6 @@ def duration(text: str) -> float:
         raise argparse.ArgumentTypeError(str(exc)) from None
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be more than 0 seconds, got {text!r}")
-    return value
-
-
-def attempts(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
     return value
 
 
@@ -66,7 +56,7 @@ class WatchCommand(Command):
         parser.add_argument("--once", action="store_true", help="one pass, then exit")
         parser.add_argument("--for", dest="duration", type=duration, default=None, metavar="DURATION",
                             help="stop after this long (30s, 5m, 1h)")
-        parser.add_argument("--max-heal-attempts", type=attempts, default=3, metavar="N",
+        parser.add_argument("--max-heal-attempts", type=count, default=3, metavar="N",
                             help="heals of an instance before it is marked start_failed (default 3)")
         add_parallel(parser)
 
