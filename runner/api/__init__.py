@@ -12,6 +12,8 @@ See docs/python-api.md. The command line is one client of this module.
 """
 
 from runner.api.reports import (
+    CookbookListReport,
+    CookbookRow,
     CookbooksReport,
     DependenciesReport,
     DeployReport,
@@ -23,6 +25,7 @@ from runner.api.reports import (
     LifecycleReport,
     PackageChange,
     StatusReport,
+    VendorReport,
     WatchReport,
 )
 from runner.api.session import Session
@@ -38,6 +41,8 @@ from runner.events import (
 )
 
 __all__ = [
+    "CookbookListReport",
+    "CookbookRow",
     "CookbooksReport",
     "DependenciesReport",
     "DeployReport",
@@ -58,6 +63,7 @@ __all__ = [
     "RunStarted",
     "Session",
     "StatusReport",
+    "VendorReport",
     "WatchReport",
     "UserError",
 ]

@@ -291,6 +291,54 @@ class CookbooksReport:
 
 
 @dataclass
+class CookbookRow:
+    """One cookbook of ``runner cookbooks``: the one found first for its name along the search path."""
+
+    name: str
+    version: str
+    source: str  # the stack.cookbooks entry it was found in (for a path source, its directory)
+    path: str
+    revision: str | None = None  # the resolved revision cookbooks.lock pins; None while there is no lock
+    dependents: list[str] = field(default_factory=list)  # the cookbooks whose depends name it
+    layers: list[str] = field(default_factory=list)  # the layers whose run lists use it directly
+    shadowed: list[str] = field(default_factory=list)  # "VERSION in SOURCE" of each later one of the name
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass
+class CookbookListReport:
+    """``runner cookbooks``: every cookbook the stack can use, in name order."""
+
+    stack: str
+    cookbooks: list[CookbookRow] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return True
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"stack": self.stack, "ok": self.ok, "cookbooks": [c.to_dict() for c in self.cookbooks]}
+
+
+@dataclass
+class VendorReport:
+    """``runner cookbooks vendor DIR``: the directory made, and the files copied by cookbook."""
+
+    stack: str
+    directory: str
+    files: dict[str, int] = field(default_factory=dict)  # cookbook name -> files copied
+
+    @property
+    def ok(self) -> bool:
+        return True
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"stack": self.stack, "ok": self.ok, "directory": self.directory, "files": dict(self.files)}
+
+
+@dataclass
 class WatchReport:
     """What a ``runner watch`` did: its passes, every decision (as the events log has them), and what failed."""
 

@@ -25,11 +25,13 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from runner.api import cookbooks as cookbook_actions
 from runner.api import dependencies, deploys, runs
 from runner.api import instances as instance_actions
 from runner.api import status as status_read
 from runner.api.base import EventHandler, SessionBase
 from runner.api.reports import (
+    CookbookListReport,
     CookbooksReport,
     DependenciesReport,
     DeployReport,
@@ -37,6 +39,7 @@ from runner.api.reports import (
     InstancesReport,
     LifecycleReport,
     StatusReport,
+    VendorReport,
     WatchReport,
 )
 from runner.errors import UserError
@@ -217,6 +220,19 @@ class Session(SessionBase):
                 yield change
 
     # -- cookbooks -----------------------------------------------------------------------------
+
+    def cookbooks(self) -> CookbookListReport:
+        """Each cookbook the stack can use (the first found of its name): version, source, locked
+        revision, and the cookbooks and layers that use it."""
+        return cookbook_actions.list_cookbooks(self)
+
+    def vendor_cookbooks(self, directory: str | Path, *, force: bool = False) -> VendorReport:
+        """Copy the cookbooks the stack uses into ``directory`` (``DIR/<name>/`` each), atomically.
+
+        :raises UserError: ``directory`` exists and is not empty (unless ``force``), or a cookbook
+            holds a link leaving it.
+        """
+        return cookbook_actions.vendor_cookbooks(self, directory, force=force)
 
     def update_cookbooks(self) -> CookbooksReport:
         """``git pull --ff-only`` in each cookbook path that is a git checkout, then load the cookbooks."""

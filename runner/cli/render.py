@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import IO, Any
 
 from runner.api.reports import (
+    CookbookListReport,
     CookbooksReport,
     DependenciesReport,
     DeployReport,
@@ -22,6 +23,7 @@ from runner.api.reports import (
     InstancesReport,
     LifecycleReport,
     StatusReport,
+    VendorReport,
     WatchReport,
     deploy_result,
 )
@@ -263,6 +265,28 @@ def print_cookbooks(out: IO[str], report: CookbooksReport, fmt: str) -> None:
         return
     print_table(out, ("COOKBOOK PATH", "RESULT", "DETAIL"), [(p.path, p.result, p.detail) for p in report.paths])
     out.write(f"{len(report.cookbooks)} cookbooks loaded: {', '.join(report.cookbooks)}\n")
+
+
+def print_cookbook_list(out: IO[str], report: CookbookListReport, fmt: str) -> None:
+    """``runner cookbooks``: one row per cookbook; a cookbook shadowed along the path is noted below."""
+    if fmt == "json":
+        print_json(out, report)
+        return
+    rows = [(c.name, c.version, c.source, c.revision or "-", ", ".join(c.dependents) or "-",
+             ", ".join(c.layers) or "-") for c in report.cookbooks]
+    print_table(out, ("COOKBOOK", "VERSION", "SOURCE", "REVISION", "DEPENDED ON BY", "LAYERS"), rows)
+    for c in report.cookbooks:
+        if c.shadowed:
+            out.write(f"{c.name}: also found, not used (first match wins): {'; '.join(c.shadowed)}\n")
+
+
+def print_vendor(out: IO[str], report: VendorReport, fmt: str) -> None:
+    if fmt == "json":
+        print_json(out, report)
+        return
+    books = ", ".join(report.files)
+    out.write(f"vendored {len(report.files)} cookbooks ({sum(report.files.values())} files) into "
+              f"{report.directory}: {books}\n")
 
 
 # -- runner watch ------------------------------------------------------------------------

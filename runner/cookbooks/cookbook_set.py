@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from runner.cookbooks.cookbook import Cookbook, is_cookbook_dir, load_cookbook
+from runner.cookbooks.versions import check_versions
 from runner.errors import Location, UserError, UserErrors
 from runner.model.fields import suggest
 from runner.model.stack import CookbookSource
@@ -46,8 +48,10 @@ class CookbookSet:
 
     def __init__(self, cookbooks: Iterable[Cookbook] = ()):
         self._cookbooks: dict[str, Cookbook] = {}
+        self._found: dict[str, list[Cookbook]] = {}  # every one of each name, in search order
         for cookbook in cookbooks:
             self._cookbooks.setdefault(cookbook.name, cookbook)
+            self._found.setdefault(cookbook.name, []).append(cookbook)
 
     @classmethod
     def from_sources(cls, sources: Sequence[CookbookSource]) -> CookbookSet:
@@ -77,7 +81,7 @@ class CookbookSet:
                     errors.append(UserError(message, where))
                     continue
                 seen[cookbook.name] = child
-                found.append(cookbook)
+                found.append(dataclasses.replace(cookbook, source=str(source.path)))
         if errors:
             raise UserErrors(errors)
         return cls(found)
@@ -100,6 +104,15 @@ class CookbookSet:
 
     def get(self, name: str) -> Cookbook | None:
         return self._cookbooks.get(name)
+
+    def candidates(self, name: str) -> list[Cookbook]:
+        """Every cookbook called ``name`` along the search path, in order: the one used first, then
+        those it shadows."""
+        return list(self._found.get(name, ()))
+
+    def dependents(self, name: str) -> list[Cookbook]:
+        """The cookbooks whose metadata ``depends`` on ``name`` (its reverse dependencies)."""
+        return [c for c in self if name in c.depends]
 
     def resolve_recipe(self, ref: str, location: Location | None = None) -> RecipeRef:
         """Find the file of ``"cb"`` / ``"cb::recipe"``.
@@ -125,15 +138,19 @@ class CookbookSet:
             raise UserError(f"unknown recipe '{book_name}::{recipe}'", location, hint)
         return RecipeRef(cookbook, recipe, cookbook.recipes[recipe])
 
-    def check_depends(self) -> list[UserError]:
-        """Errors for every metadata ``depends`` entry naming a cookbook that is not here."""
+    def check_depends(self, used_by: Mapping[str, str] | None = None) -> list[UserError]:
+        """Errors for every metadata ``depends`` entry naming a cookbook that is not here, or one whose
+        found version the constraint does not accept (see :mod:`runner.cookbooks.versions`).
+
+        :param used_by: the cookbooks the stack uses directly, each with why (``"run list of layer
+            app"``): the messages then name the chain from the stack to the dependency.
+        """
         errors = []
         for cookbook in self:
-            for i, dep in enumerate(cookbook.depends):
-                if dep in self._cookbooks:
+            for dep in cookbook.dependencies:
+                if dep.name in self._cookbooks:
                     continue
-                where = cookbook.depends_locations[i] if i < len(cookbook.depends_locations) else None
                 others = [n for n in self._cookbooks if n != cookbook.name]
-                message = f"cookbook '{cookbook.name}' depends on unknown cookbook '{dep}'"
-                errors.append(UserError(message, where, suggest(dep, others)))
-        return errors
+                message = f"cookbook '{cookbook.name}' depends on unknown cookbook '{dep.name}'"
+                errors.append(UserError(message, dep.location, suggest(dep.name, others)))
+        return errors + check_versions(self._cookbooks, self._found, used_by or {})

@@ -42,15 +42,17 @@ def validate_stack(
     :param known_balancers: load balancer types; None skips the check.
     """
     errors: list[UserError] = []
-    reachable: list[RecipeRef] = []
+    reachable: list[tuple[str, RecipeRef]] = []  # (layer, recipe) of every run list entry
     for name, layer in stack.layers.items():
         for event, refs in layer.recipes.items():
             for i, ref in enumerate(refs):
                 try:
-                    reachable.append(cookbooks.resolve_recipe(ref, stack.where("layers", name, "recipes", event, i)))
+                    where = stack.where("layers", name, "recipes", event, i)
+                    reachable.append((name, cookbooks.resolve_recipe(ref, where)))
                 except UserError as exc:
                     errors.append(exc)
-    errors.extend(cookbooks.check_depends())
+    used_by = {ref.cookbook.name: f"run list of layer {layer}" for layer, ref in reversed(reachable)}
+    errors.extend(cookbooks.check_depends(used_by))
     if known_providers is not None and stack.provider not in known_providers:
         errors.append(
             UserError(
@@ -75,7 +77,7 @@ def validate_stack(
                 )
     if known_balancers is not None:
         errors.extend(check_balancer_types(stack, known_balancers))
-    errors.extend(check_included_recipes(cookbooks, reachable))
+    errors.extend(check_included_recipes(cookbooks, [ref for _, ref in reachable]))
     return errors
 
 

@@ -38,6 +38,7 @@ BUILTIN_PLUGINS: tuple[tuple[str, str], ...] = (
     ("deploy", "runner.cli.commands.deploy"),
     ("status", "runner.cli.commands.status"),
     ("update-cookbooks", "runner.cli.commands.update_cookbooks"),
+    ("cookbooks", "runner.cli.commands.cookbooks"),
     ("dependencies", "runner.cli.commands.dependencies"),
     ("watch", "runner.cli.commands.watch"),
 )

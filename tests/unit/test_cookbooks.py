@@ -65,8 +65,9 @@ def test_numeric_version_is_read_as_text(tmp_path):
     [
         ("metadata.yml", "name: cb\ndepend: [base]\n", "metadata.yml:2:1: unknown top-level key 'depend'"
                                                       " (did you mean 'depends'?)"),
-        ("metadata.yml", "depends: base\n", "metadata.yml:1:10: depends: expected a list of strings,"
-                                            " got string 'base'"),
+        ("metadata.yml", "depends: base\n", "metadata.yml:1:10: depends: expected a list of cookbook names or a"
+                                            " mapping of names to version constraints, got string 'base'"),
+        ("metadata.yml", "depends: [base, 3]\n", "metadata.yml:1:17: depends[1]: expected a string, got integer 3"),
         ("metadata.yml", "name: [cb]\n", "metadata.yml:1:7: name: expected a string, got a list"),
         ("metadata.yml", "name: cb\n  version: 1\n", "metadata.yml:2:10: invalid YAML: mapping values are not"
                                                    " allowed here"),
