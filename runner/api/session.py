@@ -67,7 +67,8 @@ class Session(SessionBase):
         stack = load_and_validate(path, known_providers=dict(registry.providers),
                                   known_strategies=set(registry.strategies) or None,
                                   known_balancers=set(registry.load_balancers) or None,
-                                  known_sources={n: t.declaration() for n, t in registry.app_sources.items()})
+                                  known_sources={n: t.declaration() for n, t in registry.app_sources.items()},
+                                  registry=registry)
         return cls(stack, registry, on_event, parallel=parallel, verbose=verbose)
 
     def __enter__(self) -> "Session":
@@ -218,16 +219,20 @@ class Session(SessionBase):
 
     # -- cookbooks -----------------------------------------------------------------------------
 
-    def update_cookbooks(self) -> CookbooksReport:
-        """``git pull --ff-only`` in each cookbook path that is a git checkout, then load the cookbooks."""
+    def update_cookbooks(self, names: Sequence[str] = ()) -> CookbooksReport:
+        """OpsWorks' update_custom_cookbooks: fetch the git, archive, s3 and package sources again and
+        rewrite cookbooks.lock (only the ``names`` cookbooks' entries when given); without names, also
+        ``git pull --ff-only`` in each cookbook path that is a git checkout. Then load the cookbooks."""
         from runner.api.reports import CookbookPathResult
-        from runner.cookbooks import CookbookSet
+        from runner.cookbooks.resolve import load_cookbooks, update
         from runner.cookbooks.update import update_path
 
         report = CookbooksReport()
         for source in self.stack.cookbooks:
-            result, detail = update_path(source.path)
-            report.paths.append(CookbookPathResult(str(source.path), result, detail))
-        cookbooks = CookbookSet.from_sources(list(self.stack.cookbooks))  # a broken update is a UserError here
+            if source.path is not None and not names:
+                result, detail = update_path(source.path)
+                report.paths.append(CookbookPathResult(str(source.path), result, detail))
+        report.moves = update(self.stack, self.registry, names)  # a failed fetch leaves the lock as it was
+        cookbooks = load_cookbooks(self.stack, self.registry)  # a broken update is a UserError here
         report.cookbooks = sorted(cookbooks.names)
         return report
