@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 
 from runner import hookimpl
+from runner.api.session import update_cookbooks
 from runner.cli.api import Command, CommandContext
-from runner.cli.options import open_session
 from runner.cli.render import print_cookbooks
 
 
@@ -19,8 +19,7 @@ class UpdateCookbooksCommand(Command):
                             help="only these cookbooks' lock entries (default: every source, and git pull of paths)")
 
     def run(self, args: argparse.Namespace, ctx: CommandContext) -> int:
-        with open_session(args, ctx) as session:
-            report = session.update_cookbooks(args.names)
+        report = update_cookbooks(args.file, ctx.registry, args.names)
         print_cookbooks(ctx.out, report, args.format)
         return 0 if report.ok else 1
 
