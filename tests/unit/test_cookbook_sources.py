@@ -264,3 +264,28 @@ def test_package_source_needs_an_installed_plugin_distribution(tmp_path: Path) -
     stack = load_stack(stack_file(tmp_path, "    - {package: no-such-dist}\n"))
     with pytest.raises(UserError, match="no installed runner plugin comes from distribution 'no-such-dist'"):
         load_cookbooks(stack, Registry.load())
+
+
+def test_package_source_takes_the_cookbooks_its_plugin_ships(tmp_path: Path) -> None:
+    import types
+
+    import pluggy
+
+    from runner import hookimpl, hookspecs
+    from runner.plugin.manager import PluginOrigin
+    from runner.plugin.registry import Registry
+
+    cookbook(tmp_path / "shipped", "community")
+    plugin = types.ModuleType("community_plugin")
+    plugin.runner_cookbooks = hookimpl(lambda: [tmp_path / "shipped"])  # type: ignore[attr-defined]
+    pm = pluggy.PluginManager("runner")
+    pm.add_hookspecs(hookspecs)
+    pm.register(plugin, name="community")
+    registry = Registry(pm, {"community": PluginOrigin("community", "Runner_Community", "1.0", "m", False)})
+    stack = load_stack(stack_file(tmp_path, "    - {package: runner-community}\n"))
+    assert load_cookbooks(stack, registry).names == ["community"]
+    entry = read_lock(stack.directory / "cookbooks.lock").cookbooks["community"]  # type: ignore[union-attr]
+    assert entry.source == {"package": "runner-community"}
+    (tmp_path / "shipped" / "community" / "recipes" / "default.py").write_text("log('upgraded')\n")
+    with pytest.raises(UserError, match="cookbook 'community'"):
+        load_cookbooks(stack, registry)
