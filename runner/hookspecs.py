@@ -19,6 +19,7 @@ public types (:mod:`runner.model.stack`, :mod:`runner.providers.api`,
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pluggy
@@ -114,6 +115,22 @@ def runner_app_sources() -> list[type[AppSourceType]]:
 # Command-line hooks: called while the ``runner`` command line is built,
 # before it is parsed.
 # -------------------------------------------------------------------------
+
+
+@hookspec
+def runner_cookbooks() -> list[Path]:
+    """Return the directories of cookbooks this plugin's distribution ships (each holds cookbook directories).
+
+    Not called when the registry is built: only when a stack names the
+    distribution in ``stack.cookbooks`` (``- package: runner-community-cookbooks``),
+    so community cookbooks can be published and installed like plugins. The
+    cookbooks are read from where the distribution is installed and locked in
+    ``cookbooks.lock`` like fetched ones.
+
+    :return: a list of :class:`pathlib.Path`, e.g. ``[Path(__file__).parent / "cookbooks"]``.
+
+    .. versionadded:: 0.3
+    """
 
 
 @hookspec

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from runner.cookbooks import CookbookSet
+from runner.cookbooks.resolve import load_cookbooks
 from runner.engine.host import AfterSetup, HostJob
 from runner.engine.outcome import HostOutcome
 from runner.errors import UserError
@@ -200,7 +201,7 @@ def plan_run(stack: Stack, registry: Registry, command: str, names: Sequence[str
     """
     if command not in RECIPE_COMMANDS:
         raise ValueError(f"unknown command {command!r}")
-    cookbooks = CookbookSet.from_sources(list(stack.cookbooks))
+    cookbooks = load_cookbooks(stack, registry)
     for name in recipes:
         cookbooks.resolve_recipe(name)  # an unknown recipe is the user's error, said before anything runs
     if states is None:  # every instance's state: recipes see the whole topology

@@ -8,14 +8,17 @@ from pathlib import Path
 from runner.api.base import SessionBase
 from runner.api.reports import CookbookListReport, CookbookRow, VendorReport
 from runner.cookbooks import CookbookSet, split_recipe
+from runner.cookbooks.cookbook import Cookbook
+from runner.cookbooks.lock import lock_path, read_lock
+from runner.cookbooks.resolve import describe, load_cookbooks
 from runner.cookbooks.vendor import vendor
 from runner.cookbooks.versions import source_of
 from runner.errors import UserError
 
 
 def load(session: SessionBase) -> CookbookSet:
-    """The stack's cookbooks, first match wins along ``stack.cookbooks``."""
-    return CookbookSet.from_sources(list(session.stack.cookbooks))
+    """The stack's cookbooks, first match wins along ``stack.cookbooks`` (fetched ones as locked)."""
+    return load_cookbooks(session.stack, session.registry)
 
 
 def list_cookbooks(session: SessionBase) -> CookbookListReport:
@@ -30,14 +33,23 @@ def list_cookbooks(session: SessionBase) -> CookbookListReport:
                     continue  # reported by validation when the session opened
                 if name not in layers.setdefault(book, []):
                     layers[book].append(name)
+    lock = read_lock(lock_path(session.stack.directory))
+    locked = lock.cookbooks if lock is not None else {}
+
+    def source(book: Cookbook) -> str:  # a fetched one by its entry as written, not by its cache directory
+        entry = locked.get(book.name)
+        return describe(entry.source) if entry is not None and entry.sha256 and book.path.is_relative_to(
+            session.stack.state_dir) else source_of(book)
+
     report = CookbookListReport(session.stack.name)
     for book in sorted(cookbooks, key=lambda b: b.name):
+        entry = locked.get(book.name)
         report.cookbooks.append(CookbookRow(
-            name=book.name, version=book.version, source=source_of(book), path=str(book.path),
-            revision=None,  # filled from cookbooks.lock once the lock is there (issue 13's other half)
+            name=book.name, version=book.version, source=source(book), path=str(book.path),
+            revision=entry.revision if entry is not None and source(book) != source_of(book) else None,
             dependents=sorted(c.name for c in cookbooks.dependents(book.name)),
             layers=layers.get(book.name, []),
-            shadowed=[f"{c.version} in {source_of(c)}" for c in cookbooks.candidates(book.name)[1:]],
+            shadowed=[f"{c.version} in {source(c)}" for c in cookbooks.candidates(book.name)[1:]],
         ))
     return report
 

@@ -13,7 +13,7 @@ from typing import Any
 from runner.api.base import SessionBase
 from runner.api.reports import DeployReport, HistoryReport
 from runner.balancers.api import BalancerError
-from runner.cookbooks import CookbookSet
+from runner.cookbooks.resolve import load_cookbooks
 from runner.deploy.host import DONE, FAILED_HOST, SKIPPED, HostDeploy, HostSteps, StepFailed
 from runner.deploy.rollout import Rollout, log_fields, who
 from runner.engine.host import HostOptions
@@ -102,7 +102,7 @@ def _group(session: SessionBase, hosts: Sequence[str], states: Sequence[Instance
 def _compiler(session: SessionBase, states: Sequence[InstanceState],
               custom_json: Mapping[str, Any] | None) -> EventCompiler:
     stack = session.stack
-    return EventCompiler(stack, session.registry, CookbookSet.from_sources(list(stack.cookbooks)),
+    return EventCompiler(stack, session.registry, load_cookbooks(stack, session.registry),
                          instance_views(stack, states), dict(custom_json or {}))
 
 

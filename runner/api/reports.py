@@ -10,6 +10,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from runner.cookbooks.resolve import CookbookMove
 from runner.deploy.host import DONE, FAILED_HOST, PENDING, REVERTED, SKIPPED, HostDeploy
 from runner.deploy.rollout import BatchRecord, DrainedServer
 from runner.engine.outcome import CHANGED, FAILED, OK, HostOutcome
@@ -277,17 +278,20 @@ class CookbookPathResult:
 
 @dataclass
 class CookbooksReport:
-    """``update-cookbooks``: what happened to each cookbook path, and the cookbooks loaded after."""
+    """``update-cookbooks``: what happened to each cookbook path, what moved in cookbooks.lock, what loads after."""
 
     paths: list[CookbookPathResult] = field(default_factory=list)
     cookbooks: list[str] = field(default_factory=list)
+    #: the locked cookbooks of git, archive, s3 and package sources: which revision to which
+    moves: list[CookbookMove] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         return not any(p.result in ("failed", "missing") for p in self.paths)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"ok": self.ok, "paths": [dataclasses.asdict(p) for p in self.paths], "cookbooks": self.cookbooks}
+        return {"ok": self.ok, "paths": [dataclasses.asdict(p) for p in self.paths], "cookbooks": self.cookbooks,
+                "moves": [dataclasses.asdict(m) for m in self.moves]}
 
 
 @dataclass

@@ -70,7 +70,8 @@ class Session(SessionBase):
         stack = load_and_validate(path, known_providers=dict(registry.providers),
                                   known_strategies=set(registry.strategies) or None,
                                   known_balancers=set(registry.load_balancers) or None,
-                                  known_sources={n: t.declaration() for n, t in registry.app_sources.items()})
+                                  known_sources={n: t.declaration() for n, t in registry.app_sources.items()},
+                                  registry=registry)
         return cls(stack, registry, on_event, parallel=parallel, verbose=verbose)
 
     def __enter__(self) -> "Session":
@@ -234,16 +235,30 @@ class Session(SessionBase):
         """
         return cookbook_actions.vendor_cookbooks(self, directory, force=force)
 
-    def update_cookbooks(self) -> CookbooksReport:
-        """``git pull --ff-only`` in each cookbook path that is a git checkout, then load the cookbooks."""
-        from runner.api.reports import CookbookPathResult
-        from runner.cookbooks import CookbookSet
-        from runner.cookbooks.update import update_path
+    def update_cookbooks(self, names: Sequence[str] = ()) -> CookbooksReport:
+        """OpsWorks' update_custom_cookbooks; see :func:`update_cookbooks` (which needs no open session)."""
+        return update_cookbooks(self.stack.path, self.registry, names)
 
-        report = CookbooksReport()
-        for source in self.stack.cookbooks:
+
+def update_cookbooks(path: str | Path, registry: Registry, names: Sequence[str] = ()) -> CookbooksReport:
+    """Fetch the git, archive, s3 and package cookbook sources again and rewrite cookbooks.lock (only the
+    ``names`` cookbooks' entries when given); without names, also ``git pull --ff-only`` in each cookbook
+    path that is a git checkout. Then the stack is validated with what is now locked.
+
+    No session is opened first: a stale lock would stop it, and this is what mends one.
+    """
+    from runner.api.reports import CookbookPathResult
+    from runner.cookbooks.resolve import load_cookbooks, update
+    from runner.cookbooks.update import update_path
+    from runner.model.loader import load_stack
+
+    stack = load_stack(path, {n: t.declaration() for n, t in registry.app_sources.items()})
+    report = CookbooksReport()
+    for source in stack.cookbooks:
+        if source.path is not None and not names:
             result, detail = update_path(source.path)
             report.paths.append(CookbookPathResult(str(source.path), result, detail))
-        cookbooks = CookbookSet.from_sources(list(self.stack.cookbooks))  # a broken update is a UserError here
-        report.cookbooks = sorted(cookbooks.names)
-        return report
+    report.moves = update(stack, registry, names)  # a failed fetch leaves the lock and the cache as they were
+    with Session.open(path, registry=registry) as session:  # validated with what is locked now
+        report.cookbooks = sorted(load_cookbooks(session.stack, registry).names)
+    return report

@@ -263,7 +263,11 @@ def print_cookbooks(out: IO[str], report: CookbooksReport, fmt: str) -> None:
     if fmt == "json":
         print_json(out, report)
         return
-    print_table(out, ("COOKBOOK PATH", "RESULT", "DETAIL"), [(p.path, p.result, p.detail) for p in report.paths])
+    if report.paths:
+        print_table(out, ("COOKBOOK PATH", "RESULT", "DETAIL"), [(p.path, p.result, p.detail) for p in report.paths])
+    if report.moves:
+        print_table(out, ("COOKBOOK", "SOURCE", "RESULT", "REVISION"),
+                    [(m.name, m.source, m.result, _moved(m.before, m.after)) for m in report.moves])
     out.write(f"{len(report.cookbooks)} cookbooks loaded: {', '.join(report.cookbooks)}\n")
 
 
@@ -287,6 +291,15 @@ def print_vendor(out: IO[str], report: VendorReport, fmt: str) -> None:
     books = ", ".join(report.files)
     out.write(f"vendored {len(report.files)} cookbooks ({sum(report.files.values())} files) into "
               f"{report.directory}: {books}\n")
+
+
+def _moved(before: str | None, after: str | None) -> str:
+    """``3f2a1b0 -> 9c8d7e6``; a git sha shortened, anything else as it is."""
+    def short(revision: str | None) -> str:
+        if revision is None:
+            return "-"
+        return revision[:12] if len(revision) == 40 and all(c in "0123456789abcdef" for c in revision) else revision
+    return short(after) if before == after else f"{short(before)} -> {short(after)}"
 
 
 # -- runner watch ------------------------------------------------------------------------

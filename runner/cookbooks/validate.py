@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from runner.cookbooks.cookbook_set import CookbookSet, RecipeRef
+from runner.cookbooks.resolve import load_cookbooks
 from runner.errors import Location, UserError, UserErrors
 from runner.model.fields import suggest
 from runner.model.loader import error_position, read_stack
@@ -23,6 +24,7 @@ from runner.model.sources import SourceDeclaration
 from runner.model.stack import Stack
 
 if TYPE_CHECKING:
+    from runner.plugin.registry import Registry
     from runner.providers.api import Provider
 
 
@@ -151,11 +153,14 @@ def load_and_validate(
     known_strategies: set[str] | None = None,
     known_balancers: set[str] | None = None,
     known_sources: Mapping[str, SourceDeclaration] | None = None,
+    registry: Registry | None = None,
 ) -> Stack:
     """Load a stack file and validate it against its cookbooks.
 
     :param known_sources: the app source types' declarations by name (checked while loading); None
         leaves the sources unchecked.
+    :param registry: for the source types and plugin distributions cookbooks are fetched with
+        (see :mod:`runner.cookbooks.resolve`); None: the built-in source types, plugins loaded if needed.
     :raises UserErrors: anything wrong, in the stack file, its cookbooks or its recipes, in file
         order; the cookbooks are checked even when the stack file has errors, as long as its
         ``cookbooks`` setting was read whole (else each recipe would look unknown).
@@ -164,9 +169,11 @@ def load_and_validate(
     errors = list(draft.errors)
     if draft.stack is not None and draft.cookbooks_complete:
         try:
-            cookbooks = CookbookSet.from_sources(draft.stack.cookbooks)
+            cookbooks = load_cookbooks(draft.stack, registry)
         except UserErrors as exc:
             errors.extend(exc.errors)
+        except UserError as exc:  # fetching, or the lock
+            errors.append(exc)
         else:
             errors.extend(validate_stack(draft.stack, cookbooks, known_providers, known_strategies, known_balancers))
     if errors or draft.stack is None:

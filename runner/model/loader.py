@@ -15,6 +15,7 @@ from typing import Any
 
 from runner.errors import Location, UserError, UserErrors
 from runner.model.apps import build_app
+from runner.model.cookbook_sources import read_cookbook_sources
 from runner.model.databases import build_databases
 from runner.model.fields import Checker
 from runner.model.hostnames import LAYER_DEPENDENT, RENAMED_THEMES, THEMES, assign_hostnames
@@ -196,7 +197,7 @@ class _Builder:
         )
 
     def _cookbooks(self, path: KeyPath, value: Any) -> tuple[CookbookSource, ...]:
-        """``cookbooks: [{path: dir}, ...]`` (a bare string works as well)."""
+        """``cookbooks: [{path: dir}, {git: url}, ...]`` (see :mod:`runner.model.cookbook_sources`)."""
         found = len(self.errors)
         try:
             return self._cookbook_sources(path, value)
@@ -204,20 +205,7 @@ class _Builder:
             self.cookbooks_complete = len(self.errors) == found
 
     def _cookbook_sources(self, path: KeyPath, value: Any) -> tuple[CookbookSource, ...]:
-        check = self.check
-        if not isinstance(value, list):
-            raise check.expected(path, "a list of {path: directory}", value)
-        sources = []
-        for i, item in enumerate(value):
-            item_path = path + (i,)
-            if isinstance(item, dict):
-                raw = check.attempt(check.mapping, item_path, item, ("path",), ("path",), default={})
-                directory = check.get(raw, item_path + ("path",), check.file_path)
-            else:
-                directory = check.attempt(check.file_path, item_path, item)
-            if directory is not None:
-                sources.append(CookbookSource(directory, check.at(item_path)))
-        return tuple(sources)
+        return read_cookbook_sources(self.check, path, value)
 
     # -- instances ------------------------------------------------------------
     def _instances(self, drafts: list[InstanceDraft], theme: str, provider: str) -> dict[str, Instance]:

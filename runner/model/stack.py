@@ -42,10 +42,29 @@ class SshSettings:
     sudo_password_env: str | None = None  # name of an environment variable holding it
 
 
+#: the kinds of ``stack.cookbooks`` entries: a local directory, or one fetched into the cache and locked
+COOKBOOK_SOURCE_KINDS: tuple[str, ...] = ("path", "git", "archive", "s3", "package")
+
+
 @dataclass(frozen=True)
 class CookbookSource:
-    path: Path
+    """One entry of ``stack.cookbooks``: a directory of cookbooks, or where one is fetched from.
+
+    ``path`` is the directory for the ``path`` kind (absolute), None for the
+    others. ``options`` are the entry's keys as written (``{git: URL, ref: v1}``),
+    which is also what ``cookbooks.lock`` records as its source.
+    """
+
+    path: Path | None
     location: Location
+    kind: str = "path"
+    options: dict[str, Any] = field(default_factory=dict, compare=False)
+    index: int = 0  # its position in stack.cookbooks, for stack.where("stack", "cookbooks", index, key)
+
+    @property
+    def remote(self) -> bool:
+        """Whether it is fetched (and locked) rather than read where it is."""
+        return self.kind != "path"
 
 
 @dataclass(frozen=True)

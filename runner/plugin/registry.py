@@ -12,9 +12,11 @@ the CLI's business.
 from __future__ import annotations
 
 import difflib
+import re
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pluggy
@@ -45,6 +47,10 @@ class PluginInfo:
     load_balancers: list[str] = field(default_factory=list)
     app_sources: list[str] = field(default_factory=list)
     commands: list[str] = field(default_factory=list)
+
+
+def _canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 class Registry:
@@ -117,6 +123,20 @@ class Registry:
 
     def load_balancer(self, name: str) -> type[LoadBalancer]:
         return self._lookup("load balancer", self.load_balancers, name)
+
+    def cookbook_dirs(self, distribution: str) -> list[Path] | None:
+        """What ``runner_cookbooks`` returns from the plugins of an installed ``distribution``, in load order.
+
+        None when no loaded plugin comes from that distribution (names compare as pip's do:
+        case, ``-``, ``_`` and ``.`` aside).
+        """
+        wanted = _canonical(distribution)
+        plugins = [info for info in self.plugins if _canonical(info.origin.distribution) == wanted]
+        if not plugins:
+            return None
+        names = [info.origin.name for info in plugins]
+        impls = {impl.plugin_name: impl for impl in self.pm.hook.runner_cookbooks.get_hookimpls()}
+        return [Path(d) for name in names if name in impls for d in impls[name].function() or []]
 
     def notify(self, hook_name: str, **kwargs: Any) -> None:
         """Call a run hook; a plugin's exception becomes a warning, never a failed run."""

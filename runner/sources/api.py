@@ -35,10 +35,11 @@ from typing import Any, ClassVar
 from runner.errors import Location, UserError
 from runner.model.fields import suggest
 from runner.model.sources import SourceDeclaration, SourceKey, SourceProblem
-from runner.model.stack import App, Stack
+from runner.model.stack import App, AppSource, Stack
 from runner.sources.links import escaping_link, payload_links
 
-__all__ = ["AppSourceType", "PreparedSource", "SourceContext", "SourceKey", "SourceProblem", "prepare_source"]
+__all__ = ["AppSourceType", "PreparedSource", "SourceContext", "SourceKey", "SourceProblem", "prepare",
+           "prepare_source"]
 
 
 @dataclass(frozen=True)
@@ -58,24 +59,52 @@ class PreparedSource:
 
 
 class SourceContext:
-    """An app's source options with the stack around them, for a source type's methods."""
+    """A source's options with the stack around them, for a source type's methods.
 
-    def __init__(self, app: App, stack: Stack, cache_dir: Path):
+    The source is an app's ``source:`` (``SourceContext(app, stack, cache_dir)``)
+    or anything else fetched the same way, such as a ``stack.cookbooks`` entry
+    (:meth:`for_options`): then ``app`` is None, ``where()`` points into that
+    entry (``aliases`` maps an option to the key it was written as) and
+    ``subject`` names it in messages.
+    """
+
+    def __init__(self, app: App | None, stack: Stack, cache_dir: Path, *, source: AppSource | None = None,
+                 keys: tuple[str | int, ...] | None = None, subject: str | None = None,
+                 aliases: Mapping[str, str] | None = None):
         self.app = app
         self.stack = stack
-        self.options: dict[str, Any] = app.source.options
+        if app is not None:
+            source, keys, subject = source or app.source, keys or ("apps", app.name, "source"), \
+                subject or f"app '{app.name}'"
+        if source is None or keys is None or subject is None:
+            raise TypeError("a SourceContext without an app needs source, keys and subject")
+        self.source: AppSource = source
+        self.type = source.type
+        self.options: dict[str, Any] = source.options
         self.cache_dir = cache_dir
+        self.keys = keys
+        #: who the source belongs to, in messages: "app 'web'", "cookbook source stack.cookbooks[1]"
+        self.subject = subject
+        self.aliases = dict(aliases or {})
         #: whether the source is fetched on the hosts (``fetch: remote``)
         self.remote = self.options.get("fetch", "local") == "remote"
 
+    @classmethod
+    def for_options(cls, type: str, options: dict[str, Any], stack: Stack, cache_dir: Path,
+                    keys: tuple[str | int, ...], subject: str,
+                    aliases: Mapping[str, str] | None = None) -> "SourceContext":
+        """A source that is not an app's: its type's options, where it is written, who it belongs to."""
+        return cls(None, stack, cache_dir, source=AppSource(type, options), keys=keys, subject=subject,
+                   aliases=aliases)
+
     def where(self, key: str | None = None) -> Location:
         """Where the source (or one of its keys) is written in the stack file, for a UserError."""
-        keys = ("apps", self.app.name, "source") + ((key,) if key else ())
-        return self.stack.where(*keys)
+        key = self.aliases.get(key, key) if key else None
+        return self.stack.where(*self.keys, *((key,) if key else ()))
 
     def path(self, key: str = "path") -> Path:
         """A path option, absolute: loading already resolves it; a raw one is relative to its file."""
-        origin = self.app.source.origin
+        origin = self.source.origin
         base = Path(origin.document.path).parent if origin is not None else self.stack.path.parent
         return (base / Path(self.options[key]).expanduser()).absolute()
 
@@ -148,11 +177,15 @@ def prepare_source(app: App, stack: Stack, cache_dir: Path,
     for anything the user can fix (a missing directory, an unknown git
     revision, a missing S3 key, a bad archive).
     """
-    source = SourceContext(app, stack, cache_dir)
-    kind = types.get(app.source.type)
+    return prepare(SourceContext(app, stack, cache_dir), types)
+
+
+def prepare(source: SourceContext, types: Mapping[str, type[AppSourceType]]) -> PreparedSource:
+    """Prepare any source (an app's, a cookbook source's) with its type from ``types``; links checked."""
+    kind = types.get(source.type)
     if kind is None:
-        raise UserError(f"unknown app source type '{app.source.type}'", source.where("type"),
-                        suggest(app.source.type, list(types), list_all=True) or "no app source plugin is loaded")
+        raise UserError(f"unknown app source type '{source.type}'", source.where("type"),
+                        suggest(source.type, list(types), list_all=True) or "no app source plugin is loaded")
     handler = kind()
     prepared = handler.prepare_remote(source) if source.remote else handler.prepare(source)
     check_release_links(source, prepared)  # whatever the type: no payload may link outside the release
@@ -166,11 +199,11 @@ def check_release_links(source: SourceContext, prepared: PreparedSource) -> None
     try:
         links = payload_links(prepared.payload)
     except (tarfile.TarError, OSError, EOFError) as exc:
-        raise UserError(f"app '{source.app.name}': {prepared.description} did not give a .tar.gz payload ({exc})",
+        raise UserError(f"{source.subject}: {prepared.description} did not give a .tar.gz payload ({exc})",
                         source.where()) from None
     found = escaping_link(links)
     if found is not None:
         name, target = found
-        raise UserError(f"app '{source.app.name}': {prepared.description}: symlink '{name}' -> '{target}' points "
+        raise UserError(f"{source.subject}: {prepared.description}: symlink '{name}' -> '{target}' points "
                         "outside the release: refusing it", source.where(),
                         hint="a release may only link to its own files (a relative target that stays inside it)")

@@ -132,11 +132,11 @@ def repacked(source: SourceContext, description: str, archive: Path, revision: s
         for name, entry_kind, mode, data in archive_entries(str(archive)):
             packer.add(name, entry_kind, mode, data)
     except ValueError as exc:
-        raise UserError(f"app '{source.app.name}': {description}: {exc}", source.where(key)) from None
+        raise UserError(f"{source.subject}: {description}: {exc}", source.where(key)) from None
     except (tarfile.TarError, OSError, EOFError) as exc:
         raise UserError(f"{description} is not a .tar.gz, .tgz, .tar or .zip archive ({exc})",
                         source.where(key)) from None
-    return PreparedSource(source.app.source.type, description, revision, file_sha256(archive), packer.finish(), None)
+    return PreparedSource(source.type, description, revision, file_sha256(archive), packer.finish(), None)
 
 
 def archive_script(url: str) -> str:

@@ -21,6 +21,7 @@ class S3Source(AppSourceType):
         SourceKey("bucket", required=True, description="the bucket"),
         SourceKey("key", required=True, description="the object's key"),
         SourceKey("region", description="the bucket's region (default: boto3's)"),
+        SourceKey("endpoint_url", description="an S3-compatible store's URL (default: boto3's, AWS_ENDPOINT_URL)"),
     )
     remote_fetch = True
 
@@ -34,7 +35,7 @@ class S3Source(AppSourceType):
         bucket, key = source.options["bucket"], source.options["key"]
         region = source.options.get("region")
         description = f"s3 s3://{bucket}/{key}" + (f" ({region})" if region else "")
-        client = _s3_client(source, region)
+        client = _s3_client(source, region, source.options.get("endpoint_url"))
         with _s3_errors(source, bucket, key, client):
             head = client.head_object(Bucket=bucket, Key=key)
             version = head.get("VersionId")
@@ -51,7 +52,7 @@ class S3Source(AppSourceType):
                 return repacked(source, description, scratch, revision, "key")
 
 
-def _s3_client(source: SourceContext, region: str | None) -> Any:
+def _s3_client(source: SourceContext, region: str | None, endpoint_url: str | None = None) -> Any:
     try:
         import boto3
         from botocore.config import Config
@@ -59,7 +60,8 @@ def _s3_client(source: SourceContext, region: str | None) -> Any:
         raise UserError("an s3 app source needs boto3, which is not installed", source.where("type"),
                         hint="pip install 'opsrunner[s3]'") from None
     # Signature version 4 for presigned URLs too (boto3 may still presign with the deprecated version 2)
-    return boto3.session.Session().client("s3", region_name=region, config=Config(signature_version="s3v4"))
+    return boto3.session.Session().client("s3", region_name=region, endpoint_url=endpoint_url,
+                                          config=Config(signature_version="s3v4"))
 
 
 @contextlib.contextmanager

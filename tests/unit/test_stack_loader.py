@@ -365,11 +365,12 @@ CASES = {
     ),
     "cookbooks not a list": (
         "stack: {name: x, cookbooks: ../cookbooks}\n",
-        ["stack.yml:1:29: stack.cookbooks: expected a list of {path: directory}, got string '../cookbooks'"],
+        ["stack.yml:1:29: stack.cookbooks: expected a list of cookbook sources ({path: DIR}, {git: URL}, "
+         "{archive: FILE_OR_URL}, {s3: URI}, {package: NAME}), got string '../cookbooks'"],
     ),
     "cookbook entry key": (
         "stack: {name: x, cookbooks: [{pth: a}]}\n",
-        ["stack.yml:1:30: stack.cookbooks[0]: missing required key 'path'",
+        ["stack.yml:1:30: stack.cookbooks[0]: a cookbook source needs one of path, git, archive, s3, package",
          "stack.yml:1:31: stack.cookbooks[0]: unknown key 'pth' (did you mean 'path'?)"],
     ),
     "unknown layer key": (

@@ -229,7 +229,7 @@ def test_errors_in_an_included_file_and_in_recipes_are_sorted_by_file_then_posit
 def test_recipes_are_not_checked_when_the_cookbooks_setting_is_broken(project):
     text = STACK.replace("cookbooks: [{path: cookbooks}]", "cookbooks: [{path: cookbooks}, {pth: more}]")
     assert errors_of(text) == [
-        "stack.yml:4:34: stack.cookbooks[1]: missing required key 'path'",
+        "stack.yml:4:34: stack.cookbooks[1]: a cookbook source needs one of path, git, archive, s3, package",
         "stack.yml:4:35: stack.cookbooks[1]: unknown key 'pth' (did you mean 'path'?)",
     ]
 

@@ -5,18 +5,21 @@ from __future__ import annotations
 import argparse
 
 from runner import hookimpl
+from runner.api.session import update_cookbooks
 from runner.cli.api import Command, CommandContext
-from runner.cli.options import open_session
 from runner.cli.render import print_cookbooks
 
 
 class UpdateCookbooksCommand(Command):
     name = "update-cookbooks"
-    help = "update the stack's cookbook checkouts (git pull --ff-only) and load them"
+    help = "fetch the stack's cookbook sources again and rewrite cookbooks.lock (and git pull cookbook paths)"
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("names", nargs="*", metavar="NAME",
+                            help="only these cookbooks' lock entries (default: every source, and git pull of paths)")
 
     def run(self, args: argparse.Namespace, ctx: CommandContext) -> int:
-        with open_session(args, ctx) as session:
-            report = session.update_cookbooks()
+        report = update_cookbooks(args.file, ctx.registry, args.names)
         print_cookbooks(ctx.out, report, args.format)
         return 0 if report.ok else 1
 
