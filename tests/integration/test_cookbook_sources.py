@@ -8,6 +8,7 @@ printed (``-s`` shows them) for the issue's closing note.
 from __future__ import annotations
 
 import contextlib
+import json
 import socket
 import subprocess
 import sys
@@ -187,11 +188,44 @@ def test_archive_in_s3_on_moto(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
         assert entry.revision and entry.archive_sha256
 
 
-def test_converge_runs_a_recipe_from_git(docker_hosts, tmp_path: Path, served_repo: tuple[str, Path]) -> None:
+def archive_with(tmp_path: Path, name: str, marker: str) -> Path:
+    """A .tgz holding one cookbook under one top directory, as OpsWorks' demo archives are made."""
+    tree = tmp_path / f"tree-{name}"
+    write_cookbook(tree / "top", name, marker)
+    archive = tmp_path / "www" / f"{name}.tgz"
+    archive.parent.mkdir(exist_ok=True)
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(tree / "top", arcname="top")
+    return archive
+
+
+def test_converge_runs_recipes_from_git_http_and_s3(docker_hosts, tmp_path: Path, served_repo: tuple[str, Path],
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    import boto3
+
     url, _work = served_repo
-    hosts = docker_hosts(1, config={"stack": {"cookbooks": [{"git": url, "ref": "main"}]},
-                                    "layers": {"app": {"recipes": {"configure": ["alpha"]}}}})
-    proc = runner_cli(hosts.stack.path, "converge")
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert hosts.exec(hosts.names[0], "cat", "/opt/alpha").stdout == "alpha-1\n"
-    assert (hosts.stack.directory / "cookbooks.lock").is_file()
+    from_http = archive_with(tmp_path, "gamma", "gamma-http")
+    from_s3 = archive_with(tmp_path, "delta", "delta-s3")
+    with http_server(from_http.parent) as (base, _seen), moto_server() as endpoint:
+        aws_environment(monkeypatch, endpoint)  # the runner subprocess inherits the credentials
+        boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket="books")
+        boto3.client("s3", endpoint_url=endpoint).put_object(Bucket="books", Key="delta.tgz",
+                                                              Body=from_s3.read_bytes())
+        entries = [{"git": url, "ref": "main"}, {"archive": f"{base}/gamma.tgz"},
+                   {"s3": "s3://books/delta.tgz", "endpoint_url": endpoint}]
+        hosts = docker_hosts(1, config={"stack": {"cookbooks": entries},
+                                        "layers": {"app": {"recipes": {"configure": ["alpha", "gamma", "delta"]}}}})
+        proc = runner_cli(hosts.stack.path, "converge")
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+    host = hosts.names[0]
+    assert [hosts.exec(host, "cat", f"/opt/{n}").stdout for n in ("alpha", "gamma", "delta")] == [
+        "alpha-1\n", "gamma-http\n", "delta-s3\n"]
+    lock = read_lock(hosts.stack.directory / "cookbooks.lock")
+    assert lock is not None and {"alpha", "delta", "gamma"} <= set(lock.cookbooks)
+    # the servers are gone: a second converge needs no network, everything is cached and locked
+    again = runner_cli(hosts.stack.path, "converge")
+    assert again.returncode == 0, again.stdout + again.stderr
+    listed = runner_cli(hosts.stack.path, "cookbooks", "--format", "json")
+    rows = {c["name"]: c for c in json.loads(listed.stdout)["cookbooks"]}
+    assert rows["alpha"]["revision"] == lock.cookbooks["alpha"].revision and rows["gamma"]["source"].startswith(
+        "archive http://127.0.0.1:")
