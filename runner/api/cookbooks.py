@@ -10,7 +10,7 @@ from runner.api.reports import CookbookListReport, CookbookRow, VendorReport
 from runner.cookbooks import CookbookSet, split_recipe
 from runner.cookbooks.cookbook import Cookbook
 from runner.cookbooks.lock import lock_path, read_lock
-from runner.cookbooks.resolve import describe, load_cookbooks
+from runner.cookbooks.resolve import load_cookbooks
 from runner.cookbooks.vendor import vendor
 from runner.cookbooks.versions import source_of
 from runner.errors import UserError
@@ -36,20 +36,18 @@ def list_cookbooks(session: SessionBase) -> CookbookListReport:
     lock = read_lock(lock_path(session.stack.directory))
     locked = lock.cookbooks if lock is not None else {}
 
-    def source(book: Cookbook) -> str:  # a fetched one by its entry as written, not by its cache directory
-        entry = locked.get(book.name)
-        return describe(entry.source) if entry is not None and entry.sha256 and book.path.is_relative_to(
-            session.stack.state_dir) else source_of(book)
+    def fetched(book: Cookbook) -> bool:
+        return book.path.is_relative_to(session.stack.state_dir)
 
     report = CookbookListReport(session.stack.name)
     for book in sorted(cookbooks, key=lambda b: b.name):
         entry = locked.get(book.name)
         report.cookbooks.append(CookbookRow(
-            name=book.name, version=book.version, source=source(book), path=str(book.path),
-            revision=entry.revision if entry is not None and source(book) != source_of(book) else None,
+            name=book.name, version=book.version, source=source_of(book), path=str(book.path),
+            revision=entry.revision if entry is not None and fetched(book) else None,
             dependents=sorted(c.name for c in cookbooks.dependents(book.name)),
             layers=layers.get(book.name, []),
-            shadowed=[f"{c.version} in {source(c)}" for c in cookbooks.candidates(book.name)[1:]],
+            shadowed=[f"{c.version} in {source_of(c)}" for c in cookbooks.candidates(book.name)[1:]],
         ))
     return report
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from runner.cookbooks.cookbook import Cookbook, is_cookbook_dir, load_cookbook
 from runner.cookbooks.versions import check_versions
 from runner.errors import Location, UserError, UserErrors
+from runner.model.cookbook_sources import entry_label
 from runner.model.fields import suggest
 from runner.model.stack import CookbookSource
 
@@ -81,7 +82,7 @@ class CookbookSet:
                     errors.append(UserError(message, where))
                     continue
                 seen[cookbook.name] = child
-                found.append(dataclasses.replace(cookbook, source=str(source.path)))
+                found.append(dataclasses.replace(cookbook, source=entry_label(source)))
         if errors:
             raise UserErrors(errors)
         return cls(found)

@@ -150,14 +150,20 @@ def _cache_one(stack: Stack, cookbook: Cookbook) -> FetchedCookbook:
         raise UserError(f"cookbook name '{cookbook.name}' is not a plain name", None)
     sha = tree_sha256(cookbook.path)
     target = cached_dir(stack, cookbook.name, sha)
-    if not target.is_dir():
+    changed = target.is_dir() and tree_sha256(target / cookbook.name) != sha  # edited in the cache since
+    if not target.is_dir() or changed:
         staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
+        spoiled = target.parent / f".{target.name}.changed"
         try:
             shutil.move(str(cookbook.path), staging / cookbook.name)
+            if changed:  # a fetch mends it: the changed copy is put aside, then replaced whole
+                shutil.rmtree(spoiled, ignore_errors=True)
+                target.rename(spoiled)
             with contextlib.suppress(OSError):  # made meanwhile by another run: the same content
                 staging.rename(target)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
+            shutil.rmtree(spoiled, ignore_errors=True)
     return FetchedCookbook(load_cookbook(target / cookbook.name), sha)
 
 

@@ -29,6 +29,7 @@ from runner.cookbooks.cookbook_set import CookbookSet
 from runner.cookbooks.fetch import Fetched, FetchedCookbook, cached_dir, fetch, package_cookbooks, tree_sha256
 from runner.cookbooks.lock import Lock, LockedCookbook, LockedSource, lock_path, read_lock, write_lock
 from runner.errors import Location, UserError
+from runner.model.cookbook_sources import describe
 from runner.model.stack import CookbookSource, Stack
 from runner.sources.api import AppSourceType
 
@@ -155,17 +156,6 @@ def _revision(entry: LockedCookbook | None) -> str | None:
     if "archive" in entry.source and entry.archive_sha256:
         return entry.archive_sha256[:19]
     return entry.revision or entry.sha256[:19]
-
-
-def describe(options: Mapping[str, object]) -> str:
-    """A stack.cookbooks entry in one line: ``git URL @ ref``, ``archive FILE``, ``s3 URI``, ``package NAME``."""
-    kind = next(iter(options))
-    text = f"{kind} {options[kind]}"
-    if "ref" in options:
-        text += f" @ {options['ref']}"
-    if "subdirectory" in options:
-        text += f" ({options['subdirectory']})"
-    return text
 
 
 def _locked(name: str, source: CookbookSource, fetched: Fetched, found: FetchedCookbook) -> LockedCookbook:

@@ -18,6 +18,7 @@ Only the keys are checked here; fetching is :mod:`runner.cookbooks.resolve`'s.
 from __future__ import annotations
 
 import urllib.parse
+from collections.abc import Mapping
 from typing import Any
 
 from runner.model.fields import Checker, Invalid
@@ -121,3 +122,21 @@ def _http_url(check: Checker) -> Any:
             raise check.fail(path, f"expected an http(s) URL, got '{text}'")
         return text
     return read
+
+
+def describe(options: Mapping[str, object]) -> str:
+    """A stack.cookbooks entry in one line: ``git URL @ ref``, ``archive FILE``, ``s3 URI``, ``package NAME``."""
+    kind = next(iter(options))
+    text = f"{kind} {options[kind]}"
+    if "ref" in options:
+        text += f" @ {options['ref']}"
+    if "subdirectory" in options:
+        text += f" ({options['subdirectory']})"
+    return text
+
+
+def entry_label(source: CookbookSource) -> str:
+    """How reports name the entry a cookbook came from: its directory, or a fetched entry as written
+    (also once the resolver has pointed it at its cache directory)."""
+    fetched = [kind for kind in COOKBOOK_SOURCE_KINDS if kind != "path" and kind in source.options]
+    return describe(source.options) if fetched else str(source.path)

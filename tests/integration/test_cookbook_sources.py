@@ -131,6 +131,11 @@ def test_a_changed_cache_fails_every_command_with_exit_2(tmp_path: Path, served_
     proc = runner_cli(stack.path, "validate")
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert "cookbook 'beta'" in proc.stderr and "runner update-cookbooks beta" in proc.stderr
+    # and what it says mends it: the changed copy is fetched again and replaced whole
+    mended = runner_cli(stack.path, "update-cookbooks", "beta")
+    assert mended.returncode == 0, mended.stdout + mended.stderr
+    assert runner_cli(stack.path, "validate").returncode == 0
+    assert "tampered" not in (books["beta"].path / "recipes" / "default.py").read_text()
 
 
 def test_unreachable_git_daemon_leaves_cache_and_lock(tmp_path: Path, served_repo: tuple[str, Path]) -> None:
