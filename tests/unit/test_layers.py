@@ -25,6 +25,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     # the hookimpl marker and version, errors, and the pure data types hooks receive
     ("base", ("runner", "runner.errors", "runner.events", "runner.statefile")),
     ("model", ("runner.model.*",)),
+    ("secrets", ("runner.secrets.*",)),
     # the parts: see PART_IMPORTS for what they may import of each other
     ("resources", ("runner.resources.*",)),
     ("providers", ("runner.providers.*",)),

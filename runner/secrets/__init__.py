@@ -1,0 +1,1 @@
+"""Secrets safe to commit: values encrypted with age (X25519), decrypted in memory when a command needs them."""
