@@ -1,0 +1,100 @@
+"""Decrypting a stack's ``!encrypted`` values in memory, once per command, where the stack is loaded.
+
+A :class:`Revealer` is the ``reveal`` function the model's loader takes
+(:func:`runner.model.loader.read_stack`): it reads the identities the first time a
+value needs them (a stack without encrypted values never reads a key), decrypts each
+armored text once, and turns a failure into a UserError at the value's place that
+says which identities were tried. Every plaintext it hands out is also noted in
+:func:`revealed`, the process's set of secrets, so the last-resort printers (an
+internal error's traceback) can hide them too.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+from runner.errors import UserError
+from runner.model.encrypted import Encrypted, encrypted_in, replace_encrypted
+from runner.model.stack import MIN_SECRET_LENGTH, Stack
+from runner.secrets.age import DecryptionFailed, Identities, decrypt, load_identities, parse_recipient
+
+_REVEALED: set[str] = set()
+_LOCK = threading.Lock()
+
+
+def revealed() -> frozenset[str]:
+    """Every plaintext decrypted in this process so far."""
+    with _LOCK:
+        return frozenset(_REVEALED)
+
+
+class Revealer:
+    """Decrypts :class:`Encrypted` values with the identities at hand (read on first use)."""
+
+    def __init__(self, environ: Mapping[str, str] | None = None, known: Mapping[str, str] | None = None):
+        """:param known: plaintexts already decrypted, by armored text (:attr:`Stack.decrypted`)."""
+        self.environ = os.environ if environ is None else environ
+        self.values: dict[str, str] = dict(known or {})
+        self._identities: Identities | None = None
+        self._error: UserError | None = None
+
+    def identities(self) -> Identities:
+        if self._error is not None:
+            raise self._error
+        if self._identities is None:
+            try:
+                self._identities = load_identities(self.environ)
+            except UserError as exc:  # a malformed key: the same message for every value
+                self._error = exc
+                raise
+        return self._identities
+
+    def __call__(self, value: Encrypted) -> str:
+        if value.armored in self.values:
+            return self.values[value.armored]
+        try:
+            text = decrypt(value.armored, self.identities())
+        except DecryptionFailed as exc:
+            raise UserError(f"cannot decrypt this !encrypted value: {exc}", value.location,
+                            "check the identity (RUNNER_AGE_KEY, RUNNER_AGE_KEY_FILE or ~/.config/runner/age.key) "
+                            "and that the value was encrypted to its public key") from None
+        except UserError as exc:
+            raise UserError(f"cannot decrypt this !encrypted value: {exc.message}", value.location, exc.hint) from None
+        if len(text) < MIN_SECRET_LENGTH:
+            raise UserError(f"this !encrypted value is {len(text)} characters long; a secret needs at least "
+                            f"{MIN_SECRET_LENGTH}, or it could not be hidden in output", value.location)
+        self.values[value.armored] = text
+        with _LOCK:
+            _REVEALED.add(text)
+        return text
+
+
+def reveal_attributes(attributes: dict[str, Any], reveal: Revealer, errors: list[UserError]) -> dict[str, Any]:
+    """A cookbook's attributes with their ``!encrypted`` values decrypted; failures go to ``errors``."""
+    if not any(True for _ in encrypted_in(attributes)):
+        return attributes
+
+    def one(value: Encrypted) -> Any:
+        try:
+            return reveal(value)
+        except UserError as exc:
+            errors.append(exc)
+            return value
+
+    return replace_encrypted(attributes, one)
+
+
+def check_recipients(stack: Stack) -> list[UserError]:
+    """An error for each ``stack.secrets.recipients`` entry that is no age public key (the model
+    checked their shape; this is age's own check)."""
+    errors = []
+    for i, recipient in enumerate(stack.secrets.recipients):
+        try:
+            parse_recipient(recipient)
+        except ValueError as exc:
+            errors.append(UserError(f"stack.secrets.recipients[{i}]: {exc}",
+                                    stack.where("stack", "secrets", "recipients", i)))
+    return errors
