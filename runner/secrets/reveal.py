@@ -21,6 +21,7 @@ from runner.model.encrypted import Encrypted, encrypted_in, replace_encrypted
 from runner.model.stack import MIN_SECRET_LENGTH, Stack
 from runner.secrets.age import DecryptionFailed, Identities, decrypt, load_identities, parse_recipient
 
+IDENTITY_HINT = "set RUNNER_AGE_KEY or RUNNER_AGE_KEY_FILE to an identity the value is encrypted to"
 _REVEALED: set[str] = set()
 _LOCK = threading.Lock()
 
@@ -58,11 +59,9 @@ class Revealer:
         try:
             text = decrypt(value.armored, self.identities())
         except DecryptionFailed as exc:
-            raise UserError(f"cannot decrypt this !encrypted value: {exc}", value.location,
-                            "check the identity (RUNNER_AGE_KEY, RUNNER_AGE_KEY_FILE or ~/.config/runner/age.key) "
-                            "and that the value was encrypted to its public key") from None
-        except UserError as exc:
-            raise UserError(f"cannot decrypt this !encrypted value: {exc.message}", value.location, exc.hint) from None
+            raise UserError(f"!encrypted value: {exc}", value.location, IDENTITY_HINT) from None
+        except UserError as exc:  # a malformed identity
+            raise UserError(f"!encrypted value: {exc.message}", value.location, exc.hint) from None
         if len(text) < MIN_SECRET_LENGTH:
             raise UserError(f"this !encrypted value is {len(text)} characters long; a secret needs at least "
                             f"{MIN_SECRET_LENGTH}, or it could not be hidden in output", value.location)
@@ -98,3 +97,23 @@ def check_recipients(stack: Stack) -> list[UserError]:
             errors.append(UserError(f"stack.secrets.recipients[{i}]: {exc}",
                                     stack.where("stack", "secrets", "recipients", i)))
     return errors
+
+
+def plaintext_secrets(stack: Stack) -> list[str]:
+    """A warning for each secure value written in plain text (``secure: true``, a database password):
+    it works, but the stack file cannot be committed safely."""
+    found: list[tuple[tuple[str | int, ...], str]] = []
+    for app in stack.apps.values():
+        for name, env in app.environment.items():
+            if env.secure and not env.encrypted:
+                found.append((("apps", app.name, "environment", name, "value"),
+                              f"apps.{app.name}.environment.{name}"))
+    for database in stack.databases.values():
+        if not database.password.encrypted:
+            found.append((("stack", "databases", database.name, "password"),
+                          f"stack.databases.{database.name}.password"))
+    located = sorted(((stack.where(*path), what) for path, what in found),
+                     key=lambda item: (item[0].path, item[0].line, item[0].column))
+    return [f"{where}: {what} is a secure value in plain text; encrypt it with "
+            f"`runner secrets encrypt` and write it as `!encrypted |` and the block it prints"
+            for where, what in located]
