@@ -167,15 +167,17 @@ def test_plan_validate_status_and_json_show_none_of_it(host) -> None:
 
 
 def test_a_failing_hook_that_prints_its_environment_shows_none_of_it(host) -> None:
-    write_hook(host.app, "before_symlink", 'env; echo "with $DB_PASSWORD and $API_TOKEN" >&2; exit 3')
+    write_hook(host.app, "before_symlink", 'sleep 2; env; echo "with $DB_PASSWORD and $API_TOKEN" >&2; exit 3')
     try:
-        text = run(host.stack.path, "-v", "deploy", "hello")
+        proc = run(host.stack.path, "-v", "deploy", "hello", wait=False)
+        snapshots = ps_while(host, proc, "sleep 2")
+        out, err = proc.communicate(timeout=600)
         as_json = run(host.stack.path, "deploy", "hello", "--format", "json")
     finally:
         (host.app / "deploy" / "before_symlink").unlink()
-    assert text.returncode == 1 and as_json.returncode == 1, text.stdout + text.stderr
-    assert "hook:before_symlink" in text.stdout
-    assert_hidden(text.stdout, text.stderr, as_json.stdout, as_json.stderr)
+    assert proc.returncode == 1 and as_json.returncode == 1, out + err
+    assert "hook:before_symlink" in out and "with ********" in out + err
+    assert_hidden(out, err, as_json.stdout, as_json.stderr, *snapshots)
     history = [run(host.stack.path, "history", "hello"), run(host.stack.path, "history", "hello", "--format", "json")]
     assert all(proc.returncode == 0 for proc in history)
     assert_hidden(*(proc.stdout + proc.stderr for proc in history))
