@@ -59,7 +59,8 @@ def load_cookbooks(stack: Stack, registry: Registry | None = None, reveal: Revea
 
     Their attributes' ``!encrypted`` values are decrypted with ``reveal``, by default from what
     the stack already decrypted when it was validated (:attr:`Stack.decrypted`), so no
-    identity is read again.
+    identity is read again; a value decrypted only now (a stack loaded without validation) joins
+    that table, and so the stack's secure values.
     """
     reveal = reveal if reveal is not None else Revealer(known=stack.decrypted)
     return CookbookSet.from_sources(cookbook_dirs(stack, registry), reveal)

@@ -277,7 +277,8 @@ class Stack:
     marks: dict[Path_, Location] = field(default_factory=dict, repr=False, compare=False)
     secrets: SecretsSettings = field(default_factory=SecretsSettings)
     #: the plaintext of every ``!encrypted`` value decrypted for this stack (its own and its cookbooks'
-    #: attributes), by armored text: all of them secure (see :func:`runner.recipes.secret_values`)
+    #: attributes), by armored text: all of them secure (see :func:`runner.recipes.secret_values`).
+    #: A cache: loading the cookbooks of a stack that was not validated adds theirs.
     decrypted: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     @property

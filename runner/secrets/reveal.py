@@ -35,10 +35,11 @@ def revealed() -> frozenset[str]:
 class Revealer:
     """Decrypts :class:`Encrypted` values with the identities at hand (read on first use)."""
 
-    def __init__(self, environ: Mapping[str, str] | None = None, known: Mapping[str, str] | None = None):
-        """:param known: plaintexts already decrypted, by armored text (:attr:`Stack.decrypted`)."""
+    def __init__(self, environ: Mapping[str, str] | None = None, known: dict[str, str] | None = None):
+        """:param known: plaintexts already decrypted, by armored text (:attr:`Stack.decrypted`); what
+            is decrypted now is added to it, so a stack's secure set grows with its cookbooks' values."""
         self.environ = os.environ if environ is None else environ
-        self.values: dict[str, str] = dict(known or {})
+        self.values: dict[str, str] = known if known is not None else {}
         self._identities: Identities | None = None
         self._error: UserError | None = None
 

@@ -354,3 +354,10 @@ def test_the_cli_hides_decrypted_values_in_user_errors(project, capsys, monkeypa
     monkeypatch.setattr(command, "plaintext_secrets", bad)
     assert main(["validate", "-f", "stack.yml"]) == 2
     assert capsys.readouterr().err == "runner: bad ********\n"
+
+
+def test_attributes_decrypted_for_an_unvalidated_stack_join_its_secure_values(project):
+    stack = load_stack("stack.yml", reveal=Revealer())
+    assert "cookbook-secret-0008" not in secret_values(stack)
+    assert load_cookbooks(stack).get("web").attributes["web"]["secret_key"] == "cookbook-secret-0008"
+    assert "cookbook-secret-0008" in secret_values(stack)
