@@ -71,7 +71,7 @@ class Target:
 
 def parse_target(stack_path: str | Path, spec: str) -> Target:
     """``apps.a.environment.X`` (in the stack file), ``FILE.yml:key.path`` (a file the stack includes,
-    as a path from here) or ``cookbook:NAME/attributes/default.yml:key.path``."""
+    from here or from the stack file's directory) or ``cookbook:NAME/attributes/default.yml:key.path``."""
     if spec.startswith("cookbook:"):
         book, sep, key = spec[len("cookbook:"):].partition(":")
         if not sep or not key:
@@ -82,7 +82,10 @@ def parse_target(stack_path: str | Path, spec: str) -> Target:
     if sep and file.endswith(YAML_SUFFIXES):
         if not key:
             raise UserError(f"{spec}: expected {file}:key.path")
-        return Target(Path(file), file, key)
+        path = Path(file)
+        if not path.exists() and (Path(stack_path).parent / path).exists():  # as the stack's include says it
+            path = Path(os.path.normpath(Path(stack_path).parent / path))
+        return Target(path, str(path), key)
     return Target(Path(stack_path), str(stack_path), spec)
 
 

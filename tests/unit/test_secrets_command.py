@@ -308,3 +308,15 @@ def test_encrypt_on_a_terminal_prompts_twice_without_echo(run, stack, monkeypatc
     assert code == 0 and me.decrypt(parse(f"x: {out}", "p").values[0].armored) == PLAINTEXT
     code, _, err = run("secrets", "encrypt", stdin=Terminal())
     assert code == 2 and "the two entries differ" in err
+
+
+def test_edit_an_included_file_from_another_directory(run, stack, tmp_path, monkeypatch, me):
+    (tmp_path / "more.yml").write_text(f"custom_json:\n  x: {render_block(age.encrypt('old', [me.public]), 4)}\n")
+    stack.write_text("include: [more.yml]\n" + stack.read_text())
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    monkeypatch.setenv("EDITOR", editor(tmp_path, 'printf new > "$1"'))
+    code, _, err = run("-f", "../stack.yml", "secrets", "edit", "more.yml:custom_json.x")
+    assert code == 0 and "../more.yml:2:6: custom_json.x: re-encrypted" in err
+    assert me.decrypt(values(tmp_path / "more.yml")["custom_json.x"].armored) == "new"
+    assert run("-f", "../stack.yml", "secrets", "check")[1].endswith("../more.yml: 1 of 1 value decrypt\n")
