@@ -77,7 +77,10 @@ def parse(text: str, display: str) -> Parsed:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = location_of(display, text, mark.index) if mark is not None else Location(display)
-        raise UserError(f"invalid YAML: {exc.problem or exc.context}", where) from None
+        problem = exc.problem or exc.context or "cannot parse"
+        if exc.context and problem.startswith("but "):  # "expected a single document ..., but found ..."
+            problem = f"{exc.context}, {problem}"
+        raise UserError(f"invalid YAML: {problem}", where) from None
     values: list[Value] = []
     by_node: dict[int, Value] = {}
     errors: list[UserError] = []

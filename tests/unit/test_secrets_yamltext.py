@@ -134,3 +134,5 @@ def test_the_tag_on_a_mapping_and_invalid_yaml_are_located_errors():
     with pytest.raises(UserError, match="invalid YAML") as exc:
         parse("a: [1\n", "f.yml")
     assert str(exc.value).startswith("f.yml:")
+    with pytest.raises(UserError, match="expected a single document in the stream, but found another"):
+        parse("a: 1\n---\nb: 2\n", "f.yml")
