@@ -41,6 +41,7 @@ BUILTIN_PLUGINS: tuple[tuple[str, str], ...] = (
     ("cookbooks", "runner.cli.commands.cookbooks"),
     ("dependencies", "runner.cli.commands.dependencies"),
     ("watch", "runner.cli.commands.watch"),
+    ("secrets", "runner.cli.commands.secrets"),
 )
 
 #: Built-in plugins that cannot be blocked: without them nobody could see what is loaded.
