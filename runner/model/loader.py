@@ -95,7 +95,8 @@ def read_stack(path: str | Path, app_sources: Mapping[str, SourceDeclaration] | 
     if app_sources is not None:
         stack = replace(stack, apps=_checked_sources(stack.apps, app_sources, errors))
     if decrypted:  # a message may quote a value ("expected an integer, got string '...'")
-        errors = [_masked(error, Redactor(decrypted.values())) for error in errors]
+        redact = Redactor(decrypted.values())
+        errors = [_masked(error, redact) for error in errors]
     return StackDraft(stack, sorted(errors, key=error_position), builder.cookbooks_complete)
 
 
