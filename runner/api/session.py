@@ -251,8 +251,9 @@ def update_cookbooks(path: str | Path, registry: Registry, names: Sequence[str] 
     from runner.cookbooks.resolve import load_cookbooks, update
     from runner.cookbooks.update import update_path
     from runner.model.loader import load_stack
+    from runner.secrets.reveal import Revealer
 
-    stack = load_stack(path, {n: t.declaration() for n, t in registry.app_sources.items()})
+    stack = load_stack(path, {n: t.declaration() for n, t in registry.app_sources.items()}, Revealer())
     report = CookbooksReport()
     for source in stack.cookbooks:
         if source.path is not None and not names:

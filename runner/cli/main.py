@@ -16,6 +16,7 @@ from runner import __version__
 from runner.cli.api import Command, CommandContext
 from runner.cli.options import add_stack_options
 from runner.errors import RunnerError, UserError
+from runner.model.redact import Redactor
 from runner.plugin.manager import disabled_from_env
 from runner.plugin.registry import Registry
 
@@ -111,10 +112,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         return args._command.run(args, CommandContext(registry=registry, out=sys.stdout, err=sys.stderr))
     except UserError as exc:
-        print(f"runner: {exc}" if exc.location is None else str(exc), file=sys.stderr)
+        print(_masked(f"runner: {exc}" if exc.location is None else str(exc)), file=sys.stderr)
         return exc.exit_code
     except RunnerError as exc:  # on purpose, not the user's input (a host, a cloud): exit 1, no traceback
-        print(f"runner: {exc}", file=sys.stderr)
+        print(_masked(f"runner: {exc}"), file=sys.stderr)
         return 1
     except KeyboardInterrupt as exc:
         from runner.cli.render import interrupted_message  # here: render's imports are not needed to start
@@ -124,10 +125,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         return 1
     except Exception:
-        traceback.print_exc()
+        sys.stderr.write(_masked(traceback.format_exc()))
         print(
             "runner: internal error: this is a bug in runner or in a plugin; "
             "please report it with the traceback above",
             file=sys.stderr,
         )
         return EXIT_BUG
+
+
+def _masked(text: str) -> str:
+    """``text`` with every value decrypted in this run hidden: the last resort for messages and
+    tracebacks that quote a value (a bug's exception message may hold anything)."""
+    from runner.secrets.reveal import revealed  # here: only a run that decrypted something has any
+
+    return Redactor(revealed())(text)

@@ -24,6 +24,7 @@ from packaging.version import InvalidVersion, Version
 from runner.errors import Location, UserError, UserErrors
 from runner.model.fields import Checker
 from runner.model.yamlsource import Document, describe, load_yaml
+from runner.secrets.reveal import Revealer, reveal_attributes
 
 METADATA_KEYS: tuple[str, ...] = ("name", "version", "depends", "description", "maintainer", "license")
 DEFAULT_VERSION = "0.0.0"
@@ -105,10 +106,13 @@ def is_cookbook_dir(path: Path) -> bool:
     return (path / "metadata.yml").is_file() or (path / "recipes").is_dir()
 
 
-def load_cookbook(directory: str | Path) -> Cookbook:
+def load_cookbook(directory: str | Path, reveal: Revealer | None = None) -> Cookbook:
     """Read a cookbook directory.
 
-    :raises UserErrors: bad metadata.yml or attributes/default.yml (every problem, located).
+    :param reveal: decrypts the ``!encrypted`` values of its attributes; None leaves them
+        :class:`runner.model.encrypted.Encrypted`.
+    :raises UserErrors: bad metadata.yml or attributes/default.yml (every problem, located), or an
+        attribute that cannot be decrypted.
     """
     path = Path(directory)
     errors: list[UserError] = []
@@ -119,6 +123,8 @@ def load_cookbook(directory: str | Path) -> Cookbook:
         if doc is not None:
             name, version, dependencies = _metadata(doc, path.name, errors)
     attributes = _attributes(path / "attributes" / "default.yml", errors)
+    if reveal is not None:
+        attributes = reveal_attributes(attributes, reveal, errors)
     if errors:
         raise UserErrors(errors)
     recipes_dir = path / "recipes"

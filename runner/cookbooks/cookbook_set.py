@@ -15,6 +15,7 @@ from runner.errors import Location, UserError, UserErrors
 from runner.model.cookbook_sources import entry_label
 from runner.model.fields import suggest
 from runner.model.stack import CookbookSource
+from runner.secrets.reveal import Revealer
 
 _REF = re.compile(r"^([A-Za-z0-9_-]+)(?:::([A-Za-z0-9_-]+))?$")
 
@@ -55,8 +56,8 @@ class CookbookSet:
             self._found.setdefault(cookbook.name, []).append(cookbook)
 
     @classmethod
-    def from_sources(cls, sources: Sequence[CookbookSource]) -> CookbookSet:
-        """Load every cookbook under each source directory, in order.
+    def from_sources(cls, sources: Sequence[CookbookSource], reveal: Revealer | None = None) -> CookbookSet:
+        """Load every cookbook under each source directory, in order (``reveal``: see :func:`load_cookbook`).
 
         :raises UserErrors: a source directory is missing, or a cookbook's
             metadata or attributes are broken (all such problems).
@@ -72,7 +73,7 @@ class CookbookSet:
                 if not is_cookbook_dir(child):
                     continue
                 try:
-                    cookbook = load_cookbook(child)
+                    cookbook = load_cookbook(child, reveal)
                 except UserErrors as exc:
                     errors.extend(exc.errors)
                     continue

@@ -31,6 +31,7 @@ from runner.cookbooks.lock import Lock, LockedCookbook, LockedSource, lock_path,
 from runner.errors import Location, UserError
 from runner.model.cookbook_sources import describe
 from runner.model.stack import CookbookSource, Stack
+from runner.secrets.reveal import Revealer
 from runner.sources.api import AppSourceType
 
 if TYPE_CHECKING:
@@ -53,9 +54,16 @@ class CookbookMove:
     result: str  # added | updated | up to date | removed
 
 
-def load_cookbooks(stack: Stack, registry: Registry | None = None) -> CookbookSet:
-    """The stack's cookbooks, from its paths and its locked sources (see the module docstring)."""
-    return CookbookSet.from_sources(cookbook_dirs(stack, registry))
+def load_cookbooks(stack: Stack, registry: Registry | None = None, reveal: Revealer | None = None) -> CookbookSet:
+    """The stack's cookbooks, from its paths and its locked sources (see the module docstring).
+
+    Their attributes' ``!encrypted`` values are decrypted with ``reveal``, by default from what
+    the stack already decrypted when it was validated (:attr:`Stack.decrypted`), so no
+    identity is read again; a value decrypted only now (a stack loaded without validation) joins
+    that table, and so the stack's secure values.
+    """
+    reveal = reveal if reveal is not None else Revealer(known=stack.decrypted)
+    return CookbookSet.from_sources(cookbook_dirs(stack, registry), reveal)
 
 
 def cookbook_dirs(stack: Stack, registry: Registry | None = None) -> list[CookbookSource]:

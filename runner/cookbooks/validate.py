@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Collection, Iterator, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,6 +23,7 @@ from runner.model.fields import suggest
 from runner.model.loader import error_position, read_stack
 from runner.model.sources import SourceDeclaration
 from runner.model.stack import Stack
+from runner.secrets.reveal import Revealer, check_recipients
 
 if TYPE_CHECKING:
     from runner.plugin.registry import Registry
@@ -163,13 +165,18 @@ def load_and_validate(
         (see :mod:`runner.cookbooks.resolve`); None: the built-in source types, plugins loaded if needed.
     :raises UserErrors: anything wrong, in the stack file, its cookbooks or its recipes, in file
         order; the cookbooks are checked even when the stack file has errors, as long as its
-        ``cookbooks`` setting was read whole (else each recipe would look unknown).
+        ``cookbooks`` setting was read whole (else each recipe would look unknown). A value written
+        ``!encrypted`` (in the stack's files or its cookbooks' attributes) that cannot be decrypted
+        is one of them, at its place; the stack returned holds every plaintext in ``decrypted``.
     """
-    draft = read_stack(path, known_sources)
+    reveal = Revealer()
+    draft = read_stack(path, known_sources, reveal)
     errors = list(draft.errors)
+    if draft.stack is not None:
+        errors.extend(check_recipients(draft.stack))
     if draft.stack is not None and draft.cookbooks_complete:
         try:
-            cookbooks = load_cookbooks(draft.stack, registry)
+            cookbooks = load_cookbooks(draft.stack, registry, reveal)
         except UserErrors as exc:
             errors.extend(exc.errors)
         except UserError as exc:  # fetching, or the lock
@@ -178,4 +185,4 @@ def load_and_validate(
             errors.extend(validate_stack(draft.stack, cookbooks, known_providers, known_strategies, known_balancers))
     if errors or draft.stack is None:
         raise UserErrors(sorted(errors, key=error_position))
-    return draft.stack
+    return replace(draft.stack, decrypted=dict(reveal.values))

@@ -79,8 +79,10 @@ def _env_value(check: Checker, path: KeyPath, value: Any) -> EnvValue:
         raw = check.mapping(path, value, ("value", "secure"), required=("value",))
         text = _env_text(check, path + ("value",), raw.get("value", ""))
         secure = check.get(raw, path + ("secure",), check.boolean, False)
-        return EnvValue(text, secure)
-    return EnvValue(_env_text(check, path, value))
+        encrypted = path + ("value",) in check.doc.encrypted
+        return EnvValue(text, secure or encrypted, encrypted)
+    encrypted = path in check.doc.encrypted  # decrypted by now: secure, whatever else it says
+    return EnvValue(_env_text(check, path, value), encrypted, encrypted)
 
 
 def _env_text(check: Checker, path: KeyPath, value: Any) -> str:

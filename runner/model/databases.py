@@ -65,7 +65,7 @@ def _password(check: Checker, path: KeyPath, value: Any) -> EnvValue:
     text = str(value)
     if len(text) < MIN_SECRET_LENGTH:  # shorter values cannot be hidden in output without hiding too much
         raise check.fail(path, f"a password needs at least {MIN_SECRET_LENGTH} characters, got {len(text)}")
-    return EnvValue(text, secure=True)
+    return EnvValue(text, secure=True, encrypted=path in check.doc.encrypted)
 
 
 def data_source_refs(check: Checker, path: KeyPath, value: Any, databases: list[str]) -> tuple[str, ...]:

@@ -8,7 +8,7 @@ first problem: all errors are collected and raised together as
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -17,10 +17,12 @@ from runner.errors import Location, UserError, UserErrors
 from runner.model.apps import build_app
 from runner.model.cookbook_sources import read_cookbook_sources
 from runner.model.databases import build_databases
+from runner.model.encrypted import RECIPIENT, Encrypted, encrypted_in, replace_encrypted
 from runner.model.fields import Checker
 from runner.model.hostnames import LAYER_DEPENDENT, RENAMED_THEMES, THEMES, assign_hostnames
 from runner.model.includes import SECTIONS, Part, read_parts
 from runner.model.merge import deep_merge
+from runner.model.redact import MASK, Redactor
 from runner.model.sections import InstanceDraft, build_layer, read_instance
 from runner.model.sources import SourceDeclaration, check_app_source
 from runner.model.stack import (
@@ -29,6 +31,7 @@ from runner.model.stack import (
     CookbookSource,
     Instance,
     Path_,
+    SecretsSettings,
     SshSettings,
     Stack,
 )
@@ -36,22 +39,30 @@ from runner.model.yamlsource import Document, KeyPath
 
 STACK_KEYS: tuple[str, ...] = (
     "name", "hostname_theme", "provider", "provider_options", "ssh", "cookbooks", "custom_json", "databases",
+    "secrets",
 )
+SECRETS_KEYS: tuple[str, ...] = ("recipients",)
+#: decrypts one ``!encrypted`` value (see :mod:`runner.secrets.reveal`); raises UserError at its location
+Reveal = Callable[[Encrypted], str]
 SSH_KEYS: tuple[str, ...] = (
     "user", "key", "port", "host_key_policy", "known_hosts", "config_file", "use_agent",
     "connect_timeout", "command_timeout", "keepalive_interval", "keepalive_count", "sudo", "sudo_password_env",
 )
 
 
-def load_stack(path: str | Path, app_sources: Mapping[str, SourceDeclaration] | None = None) -> Stack:
+def load_stack(path: str | Path, app_sources: Mapping[str, SourceDeclaration] | None = None,
+               reveal: Reveal | None = None) -> Stack:
     """Read, merge and check a stack file.
 
     :param path: the stack file; messages name it as given (``stack.yml:3:5: ...``).
     :param app_sources: the declarations of the app source types the plugins add, by name; each
         app's ``source:`` is checked against its type's. None leaves the sources unchecked (raw).
+    :param reveal: decrypts each ``!encrypted`` value before the values are checked, so one may stand
+        wherever a string may; its plaintext is then secure (:attr:`Stack.decrypted`). None leaves
+        them :class:`Encrypted` (a string setting then reads as wrong).
     :raises UserErrors: everything wrong with the file and its includes.
     """
-    draft = read_stack(path, app_sources)
+    draft = read_stack(path, app_sources, reveal)
     if draft.errors or draft.stack is None:
         raise UserErrors(draft.errors)
     return draft.stack
@@ -70,17 +81,57 @@ class StackDraft:
     cookbooks_complete: bool  # stack.cookbooks was read without a problem
 
 
-def read_stack(path: str | Path, app_sources: Mapping[str, SourceDeclaration] | None = None) -> StackDraft:
+def read_stack(path: str | Path, app_sources: Mapping[str, SourceDeclaration] | None = None,
+               reveal: Reveal | None = None) -> StackDraft:
     """Like :func:`load_stack`, but hand back the errors with what could be built instead of raising."""
     errors: list[UserError] = []
     parts = read_parts(path, errors)
     if not parts:
         return StackDraft(None, errors, False)
+    decrypted: dict[str, str] = {}
+    parts = [_revealed(part, reveal, decrypted, errors) for part in parts]
     builder = _Builder(Path(path), parts, errors)
-    stack = builder.build()
+    stack = replace(builder.build(), decrypted=decrypted)
     if app_sources is not None:
         stack = replace(stack, apps=_checked_sources(stack.apps, app_sources, errors))
+    if decrypted:  # a message may quote a value ("expected an integer, got string '...'")
+        redact = Redactor(decrypted.values())
+        errors = [_masked(error, redact) for error in errors]
     return StackDraft(stack, sorted(errors, key=error_position), builder.cookbooks_complete)
+
+
+def _revealed(part: Part, reveal: Reveal | None, decrypted: dict[str, str], errors: list[UserError]) -> Part:
+    """The part with its ``!encrypted`` values decrypted (by ``reveal``) and their paths noted.
+
+    A value that cannot be decrypted is reported and stands as a masked string, so the checks
+    that follow do not report it again.
+    """
+    found = list(encrypted_in(part.doc.data))
+    if not found:
+        return part
+    data = part.doc.data
+
+    def one(value: Encrypted) -> str:
+        assert reveal is not None
+        try:
+            text = reveal(value)
+        except UserError as exc:
+            errors.append(exc)
+            return MASK
+        decrypted[value.armored] = text
+        return text
+
+    if reveal is not None:
+        data = replace_encrypted(data, one)
+    doc = replace(part.doc, data=data, encrypted=frozenset(path for path, _ in found))
+    return replace(part, doc=doc)
+
+
+def _masked(error: UserError, redact: Redactor) -> UserError:
+    message, hint = redact(error.message), redact(error.hint) if error.hint else error.hint
+    if message == error.message and hint == error.hint:
+        return error
+    return UserError(message, error.location, hint)
 
 
 def _checked_sources(apps: dict[str, App], declarations: Mapping[str, SourceDeclaration],
@@ -137,6 +188,7 @@ class _Builder:
             apps={app.name: app for app in apps if app is not None},
             databases=databases,
             marks=self._marks(entries),
+            secrets=check.get(raw, ("stack", "secrets"), self._secrets, SecretsSettings()),
         )
 
     # -- sections merged across files ---------------------------------------
@@ -195,6 +247,24 @@ class _Builder:
             sudo=get("sudo", check.boolean),
             sudo_password_env=get("sudo_password_env", check.string),
         )
+
+    def _secrets(self, path: KeyPath, value: Any) -> SecretsSettings:
+        """``stack.secrets``: ``recipients``, a list of age public keys (runner.secrets checks each fully)."""
+        raw = self.check.mapping(path, value, SECRETS_KEYS, allow_null=True)
+        keys: list[str] = []
+        given = raw.get("recipients")
+        self.check.get(raw, path + ("recipients",), self.check.strings, ())  # reports what is not a string
+        for i, item in enumerate(given if isinstance(given, list) else []):
+            if not isinstance(item, str) or not item:
+                continue
+            if not RECIPIENT.match(item.strip()):
+                self.check.fail(path + ("recipients", i), f"not an age public key (age1...): {item!r}",
+                                "each recipient is a public key as `runner secrets keygen` prints it")
+            elif item.strip() in keys:
+                self.check.fail(path + ("recipients", i), "recipient listed twice")
+            else:
+                keys.append(item.strip())
+        return SecretsSettings(tuple(keys))
 
     def _cookbooks(self, path: KeyPath, value: Any) -> tuple[CookbookSource, ...]:
         """``cookbooks: [{path: dir}, {git: url}, ...]`` (see :mod:`runner.model.cookbook_sources`)."""

@@ -112,13 +112,21 @@ class AppSource:
 
 
 @dataclass(frozen=True)
+class SecretsSettings:
+    """``stack.secrets``: who the stack's ``!encrypted`` values are encrypted to."""
+
+    recipients: tuple[str, ...] = ()  # age public keys (age1...), one per person or CI
+
+
+@dataclass(frozen=True)
 class EnvValue:
     value: str
     secure: bool = False
+    encrypted: bool = False  # written !encrypted (then always secure)
 
     def __repr__(self) -> str:  # keep secrets out of tracebacks and debug output
         shown = "'***'" if self.secure else repr(self.value)
-        return f"EnvValue(value={shown}, secure={self.secure})"
+        return f"EnvValue(value={shown}, secure={self.secure}, encrypted={self.encrypted})"
 
 
 @dataclass(frozen=True)
@@ -267,6 +275,11 @@ class Stack:
     apps: dict[str, App] = field(default_factory=dict)
     databases: dict[str, Database] = field(default_factory=dict)
     marks: dict[Path_, Location] = field(default_factory=dict, repr=False, compare=False)
+    secrets: SecretsSettings = field(default_factory=SecretsSettings)
+    #: the plaintext of every ``!encrypted`` value decrypted for this stack (its own and its cookbooks'
+    #: attributes), by armored text: all of them secure (see :func:`runner.recipes.secret_values`).
+    #: A cache: loading the cookbooks of a stack that was not validated adds theirs.
+    decrypted: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def directory(self) -> Path:

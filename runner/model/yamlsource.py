@@ -7,6 +7,9 @@ nodes with the safe loader and converted by hand; on the way every key path
 "setup", 0)``) gets the :class:`Location` of its value node and, for mapping
 entries, of its key.
 
+A scalar tagged ``!encrypted`` becomes an :class:`Encrypted` (its armored
+text and location); nothing here decrypts it.
+
 This module knows nothing about the stack schema: it is reused for
 metadata.yml and attribute files.
 """
@@ -25,6 +28,8 @@ import yaml
 from yaml.constructor import SafeConstructor
 
 from runner.errors import Location, UserError, UserErrors
+from runner.model.encrypted import TAG as ENCRYPTED_TAG
+from runner.model.encrypted import Encrypted
 
 KeyPath = tuple[str | int, ...]
 
@@ -39,6 +44,8 @@ class Document:
     data: Any
     values: dict[KeyPath, Location] = field(default_factory=dict, repr=False)
     keys: dict[KeyPath, Location] = field(default_factory=dict, repr=False)
+    #: the key paths whose values were written ``!encrypted`` (their data may hold the plaintext by now)
+    encrypted: frozenset[KeyPath] = field(default=frozenset(), repr=False)
 
     def value_at(self, *path: str | int) -> Location:
         """Location of the value at ``path``, or of the nearest enclosing value."""
@@ -165,6 +172,8 @@ def describe(value: Any) -> str:
         return "a list"
     if isinstance(value, dict):
         return "a mapping"
+    if isinstance(value, Encrypted):
+        return "an encrypted value"
     if isinstance(value, (datetime.date, datetime.datetime)):
         return f"date {value.isoformat()}"
     return type(value).__name__
@@ -192,6 +201,12 @@ class _Converter:
 
     def convert(self, node: yaml.Node, key: KeyPath) -> Any:
         self.values[key] = _mark(self.path, node.start_mark)
+        if node.tag == ENCRYPTED_TAG:
+            if isinstance(node, yaml.ScalarNode) and node.value.strip():
+                return Encrypted(node.value, self.values[key])
+            self.errors.append(UserError(f"{ENCRYPTED_TAG} needs the armored age text as a string",
+                                         self.values[key], "write `key: !encrypted |` then the block"))
+            return None
         if isinstance(node, yaml.ScalarNode):
             return self._scalar(node)
         if id(node) in self._active:

@@ -20,10 +20,13 @@ _MAX_DEPTH = 20
 
 def secret_values(stack: Stack) -> set[str]:
     """Every secure value of the stack (those long enough to look for): the apps' secure environment
-    variables and the passwords of the registered databases."""
+    variables, the passwords of the registered databases, and every value written ``!encrypted``
+    (in stack.yml, its custom JSON and its cookbooks' attributes) once decrypted."""
     values = [env for app in stack.apps.values() for env in app.environment.values()]
     values += [database.password for database in stack.databases.values()]
-    return {env.value for env in values if env.secure and len(env.value) >= MIN_SECRET_LENGTH}
+    found = {env.value for env in values if env.secure}
+    found.update(stack.decrypted.values())
+    return {value for value in found if len(value) >= MIN_SECRET_LENGTH}
 
 
 def mark_sensitive(resources: Iterable[Resource], secrets: set[str]) -> None:

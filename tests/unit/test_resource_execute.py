@@ -54,8 +54,9 @@ def test_command_property_overrides_the_name() -> None:
 
 
 @pytest.mark.parametrize("kwargs, present", [
-    ({"user": "deploy"}, ["runuser -u deploy -- env sh -c 'echo hi'", "su -s /bin/sh -c 'env sh -c '"]),
-    ({"cwd": "/srv", "environment": {"A": "1 2"}}, ["cd -- /srv ||", "env 'A=1 2' sh -c 'echo hi'"]),
+    ({"user": "deploy"}, ["exec runuser -u deploy -- sh -c 'echo hi'", "exec su -s /bin/sh -c 'sh -c '"]),
+    ({"user": "deploy", "environment": {"K": "v"}}, ["( export K=v; if command -v runuser"]),
+    ({"cwd": "/srv", "environment": {"A": "1 2"}}, ["cd -- /srv ||", "( export A='1 2'; exec sh -c 'echo hi' )"]),
     ({"returns": 3}, ["  3) exit 0 ;;"]),
     ({"creates": "/done"}, ["if [ -e /done ]; then printf '%s\\n' @@unchanged; exit 0; fi"]),
 ])

@@ -173,6 +173,15 @@ def test_apply_writes_content_atomically() -> None:
     assert "mkdir" not in step.script  # a missing parent fails, as in Chef
 
 
+def test_a_sensitive_file_without_a_mode_is_created_private() -> None:
+    """Its temporary file is 0600 from its creation (umask 077), never readable by others before a chmod."""
+    secret = File(PATH, content="token\n", sensitive=True)
+    step = secret.apply(FILE_OLD, secret.diff(FILE_OLD))
+    assert "umask 077" in step.script and "umask 022" not in step.script
+    plain = File(PATH, content="token\n")
+    assert "umask 022" in plain.apply(FILE_OLD, plain.diff(FILE_OLD)).script
+
+
 @pytest.mark.parametrize("kwargs, state, present, absent", [
     ({"content": "hi\n", "mode": "0600"}, FILE_HI, ["chmod -- 0600 /etc/app.conf"], ["$P0", "mktemp"]),
     ({"mode": "0600"}, FileState(), [": >/etc/app.conf", "chmod -- 0600 /etc/app.conf"], ["$P0"]),

@@ -9,6 +9,7 @@ from runner import hookimpl
 from runner.cli.api import Command, CommandContext
 from runner.cli.options import open_session
 from runner.deploy.balancer import layers_without_instances
+from runner.secrets.reveal import plaintext_secrets
 
 
 class ValidateCommand(Command):
@@ -19,7 +20,7 @@ class ValidateCommand(Command):
         if not ctx.registry.strategies:  # all disabled: say so rather than call every strategy unknown
             ctx.err.write("runner: warning: no deployment strategy plugin is loaded; deploy.strategy is not checked\n")
         stack = open_session(args, ctx).stack
-        for warning in layers_without_instances(stack):
+        for warning in [*layers_without_instances(stack), *plaintext_secrets(stack)]:
             ctx.err.write(f"runner: warning: {warning}\n")
         if args.format == "json":
             ctx.out.write(json.dumps({"stack": stack.name, "file": str(stack.path), "valid": True,

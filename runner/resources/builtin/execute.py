@@ -81,13 +81,16 @@ class Execute(Resource):
         return self._run_step()
 
     def _run_step(self) -> Step:
-        inner = ["env", *(f"{k}={v}" for k, v in self.environment.items()), "sh", "-c", self.command]
+        # the environment is exported by the shell (a builtin), never given on a command line, where
+        # `ps` would show its values (runuser and su keep it, setting only HOME, SHELL, USER, LOGNAME)
+        exports = "".join(f"export {k}={q(v)}; " for k, v in self.environment.items())
+        inner = shlex.join(["sh", "-c", self.command])
         if self.user is None:
-            run = shlex.join(inner)
+            run = f"( {exports}exec {inner} )" if exports else inner
         else:
             user = q(self.user)
-            run = (f"if command -v runuser >/dev/null 2>&1; then runuser -u {user} -- {shlex.join(inner)}; "
-                   f"else su -s /bin/sh -c {q(shlex.join(inner))} {user}; fi")
+            run = (f"( {exports}if command -v runuser >/dev/null 2>&1; then exec runuser -u {user} -- {inner}; "
+                   f"else exec su -s /bin/sh -c {q(inner)} {user}; fi )")
         accepted = "|".join(str(c) for c in self.returns)
         lines = []
         if self.creates is not None:

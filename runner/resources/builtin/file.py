@@ -276,7 +276,8 @@ class File(PathProbed, Resource):
             if isinstance(content, FilePayload):  # read from disk as it was sent: it may have changed since
                 lines.append(f's=$(sha256sum <"$P0"); [ "${{s%% *}}" = {q(content.sha256())} ] || '
                              f"{fail(f'{self.key}: source {content.path.name} changed while it was sent; run again')}")
-            lines += [mark, install_payload('"$P0"', self.path, self.owner, self.group, self.mode), unmark]
+            lines += [mark, install_payload('"$P0"', self.path, self.owner, self.group, self.mode,
+                                            private=self.sensitive), unmark]
             return Step("\n".join(line for line in lines if line), (content,))
         if not self.manages_content:
             lines.append(f"if [ -L {p} ] || {{ [ -e {p} ] && [ ! -f {p} ]; }}; then "

@@ -133,10 +133,10 @@ def inline_text(content: bytes) -> str | None:
         return None
 
 
-def _creation_umask(mode: str | None) -> str | None:
+def _creation_umask(mode: str | None, private: bool = False) -> str | None:
     """The umask that makes a new file get ``mode`` itself (no chmod), when the mode allows it."""
     if mode is None:
-        return "022"  # a new file gets 0644
+        return "077" if private else "022"  # a new file gets 0600 or 0644
     value = int(mode, 8)
     if value & 0o7111:  # execute or special bits: a plain open() cannot set them
         return None
@@ -144,7 +144,7 @@ def _creation_umask(mode: str | None) -> str | None:
 
 
 def install_payload(payload: str | None, path: str, owner: Any = None, group: Any = None,
-                    mode: str | None = None, inline: str | None = None) -> str:
+                    mode: str | None = None, inline: str | None = None, private: bool = False) -> str:
     """Atomically put new content at ``path``: the payload file ``payload`` (e.g. ``"$P0"``),
     or ``inline`` text written by printf (a shell builtin: no process).
 
@@ -156,12 +156,13 @@ def install_payload(payload: str | None, path: str, owner: Any = None, group: An
     than follow it; a leftover of an earlier run is removed and the create
     retried. ``mv -T`` replaces a symlink at the path itself, never moving the
     file into a directory the link points at. When no owner/group/mode is given, an existing regular file keeps
-    its own (a new file gets 0644, owned by the running user).
+    its own (a new file gets 0644, owned by the running user; 0600 when ``private``, as a file holding
+    a secret does: readable by no one else from the moment it exists).
     """
     if (payload is None) == (inline is None):
         raise ValueError("give a payload file or inline text")
     tag = hashlib.sha256(path.encode()).hexdigest()[:12]
-    umask = _creation_umask(mode)
+    umask = _creation_umask(mode, private)
     write = (f"cat -- {payload}" if payload is not None else f"printf '%s' {q(inline)}") + ' >"$runner_t"'
     # noclobber for both tries; a failed redirection of a regular builtin or a command only fails that command
     create = f"{{ set -C; {{ {write}; }} 2>/dev/null || {{ rm -f -- \"$runner_t\" && {write}; }}; }}"
