@@ -26,6 +26,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("base", ("runner", "runner.errors", "runner.events", "runner.statefile")),
     ("model", ("runner.model.*",)),
     ("secrets", ("runner.secrets.*",)),
+    ("importer", ("runner.importer.*",)),
     # the parts: see PART_IMPORTS for what they may import of each other
     ("resources", ("runner.resources.*",)),
     ("providers", ("runner.providers.*",)),
