@@ -42,6 +42,7 @@ BUILTIN_PLUGINS: tuple[tuple[str, str], ...] = (
     ("dependencies", "runner.cli.commands.dependencies"),
     ("watch", "runner.cli.commands.watch"),
     ("secrets", "runner.cli.commands.secrets"),
+    ("import", "runner.cli.commands.import_"),
 )
 
 #: Built-in plugins that cannot be blocked: without them nobody could see what is loaded.
