@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import gc
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -118,15 +118,21 @@ def _no_collection() -> Iterator[None]:
             gc.enable()
 
 
-def parse_yaml(text: str, path: str) -> Document:
-    """Parse YAML text that came from ``path`` (used only in locations)."""
+def parse_yaml(text: str, path: str, rewrite: Callable[[yaml.Node], yaml.Node] | None = None) -> Document:
+    """Parse YAML text that came from ``path`` (used only in locations).
+
+    ``rewrite`` may change the composed node tree before it is converted (the OpsWorks importer turns
+    CloudFormation's short tags such as ``!Ref`` into their long form there, marks and all).
+    """
     with _no_collection():
-        return _parse(text, path)
+        return _parse(text, path, rewrite)
 
 
-def _parse(text: str, path: str) -> Document:
+def _parse(text: str, path: str, rewrite: Callable[[yaml.Node], yaml.Node] | None = None) -> Document:
     try:
         root = _compose(text)
+        if root is not None and rewrite is not None:
+            root = rewrite(root)
     except yaml.MarkedYAMLError as exc:
         raise _yaml_error(exc, path) from None
     except yaml.YAMLError as exc:  # pragma: no cover - every parser error carries a mark
