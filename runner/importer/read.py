@@ -14,7 +14,10 @@ import yaml
 from runner.errors import Location, UserError
 from runner.importer.model import OpsStack
 
-DESCRIBE_KEYS = ("Stacks", "Layers", "Apps", "Instances")
+#: the top-level keys of saved describe-* output (describe-stacks ... describe-volumes), as the reader takes them
+DESCRIBE_KEYS = ("Stacks", "Layers", "Apps", "Instances", "LoadBasedAutoScalingConfigurations",
+                 "TimeBasedAutoScalingConfigurations", "RdsDbInstances", "ElasticLoadBalancers", "UserProfiles",
+                 "Volumes")
 
 
 class _AnyTags(yaml.SafeLoader):
@@ -60,7 +63,8 @@ def source_kind(path: Path) -> str:
     if isinstance(top, dict) and any(key in top for key in DESCRIBE_KEYS):
         return "describe"
     raise UserError("neither a CloudFormation template (Resources, AWSTemplateFormatVersion) nor saved "
-                    "`aws opsworks describe-*` output (Stacks, Layers, Apps, Instances)", Location(str(path), 1, 1))
+                    "`aws opsworks describe-*` output (Stacks, Layers, Apps, Instances, ...)",
+                    Location(str(path), 1, 1))
 
 
 def read_sources(paths: list[Path], parameters: dict[str, str] | None = None,

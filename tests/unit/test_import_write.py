@@ -360,5 +360,7 @@ def test_source_kinds(tmp_path):
     other.write_text('{"Foo": 1}')
     assert read.source_kind(template) == "template"
     assert read.source_kind(describe) == "describe"
+    samples = Path(__file__).parent / "import_samples"  # describe-load-based / time-based-auto-scaling output
+    assert read.source_kind(samples / "scaling_autoscaling.json") == "describe"
     with pytest.raises(UserError, match="neither a CloudFormation template"):
         read.source_kind(other)
