@@ -19,6 +19,23 @@ from pathlib import Path
 from typing import Any
 
 
+def replace_file(path: Path, text: str, mode: int | None = None) -> None:
+    """Give ``path`` the content ``text`` in one step: a temporary file beside it (0600, or ``mode``),
+    flushed to disk, then renamed over it; the temporary file never outlives a failure."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:  # the text as it is, \r\n included
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        if mode is not None:
+            os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+
+
 class JsonStateFile:
     """``path`` (a JSON object), locked through ``lock`` (default: ``path`` with ``.lock``)."""
 
@@ -47,18 +64,7 @@ class JsonStateFile:
     def write(self, data: dict[str, Any]) -> None:
         """Replace the file with ``data`` in one step (call it holding :meth:`locked`)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.stem}-", suffix=".tmp", dir=self.path.parent)
-        try:
-            with os.fdopen(fd, "w") as out:
-                json.dump(data, out, indent=2, sort_keys=True)
-                out.write("\n")
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+        replace_file(self.path, json.dumps(data, indent=2, sort_keys=True) + "\n")
 
     def update(self, change: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
         """``change(data)`` on the file's object under the lock, written back; the new object."""

@@ -18,8 +18,6 @@ Written whole with an atomic replace, keys sorted, so a diff shows what moved.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +25,7 @@ from typing import Any
 import yaml
 
 from runner.errors import Location, UserError
+from runner.statefile import replace_file
 
 LOCK_NAME = "cookbooks.lock"
 HEADER = ("# cookbooks.lock: the cookbooks runner loads from the git, archive, s3 and package entries of\n"
@@ -97,13 +96,7 @@ def write_lock(path: Path, lock: Lock) -> None:
         "sources": [{"source": s.source, "cookbooks": sorted(s.cookbooks)} for s in lock.sources],
     }
     text = HEADER + yaml.safe_dump(data, sort_keys=True, default_flow_style=False, allow_unicode=True)
-    handle, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text)
-        os.replace(name, path)
-    finally:
-        Path(name).unlink(missing_ok=True)
+    replace_file(path, text)
 
 
 _HINT = "run `runner update-cookbooks` to write it again"

@@ -26,6 +26,7 @@ import yaml
 from runner.errors import Location, UserError, UserErrors
 from runner.secrets import age
 from runner.secrets.yamltext import Parsed, location_of, parse
+from runner.statefile import replace_file
 
 RECIPIENTS_PATH = ("stack", "secrets", "recipients")
 SCRATCH_PREFIX = "runner-secret-"
@@ -231,18 +232,7 @@ def cookbook_file(stack_path: str | Path, spec: str) -> Path:
 def write_text(path: Path, text: str) -> None:
     """Replace a file's content atomically, keeping its mode (and a symlink pointing where it did)."""
     real = Path(os.path.realpath(path))
-    mode = stat.S_IMODE(real.stat().st_mode)
-    fd, tmp = tempfile.mkstemp(dir=real.parent, prefix=f".{real.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(text.encode("utf-8"))
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, real)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+    replace_file(real, text, stat.S_IMODE(real.stat().st_mode))
 
 
 # -- the editor's scratch file --------------------------------------------------

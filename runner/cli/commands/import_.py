@@ -4,7 +4,6 @@ stack.yml and MIGRATION.md (see runner.importer), checked as ``runner validate``
 from __future__ import annotations
 
 import argparse
-import os
 import tempfile
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from runner.importer.write import FILL_IN, migration_md, to_stack_yaml
 from runner.model.loader import read_stack
 from runner.model.stack import CookbookSource
 from runner.secrets.reveal import Revealer
+from runner.statefile import replace_file
 
 
 def _pair(text: str) -> tuple[str, str]:
@@ -57,24 +57,12 @@ class ImportCommand(Command):
         ops = read.read_sources(list(args.sources), dict(args.parameter) or None, args.stack_name)
         text, items = to_stack_yaml(ops, dict(args.app_layer))
         args.output.mkdir(parents=True, exist_ok=True)
-        _write(target, text)
-        _write(args.output / "MIGRATION.md", migration_md(ops, items))
+        replace_file(target, text)
+        replace_file(args.output / "MIGRATION.md", migration_md(ops, items))
         ctx.out.write(f"wrote {target} and {args.output / 'MIGRATION.md'} ({len(items)} items not carried over)\n")
         for line in check(target, ctx):
             ctx.out.write(line + "\n")
         return 0
-
-
-def _write(path: Path, text: str) -> None:
-    """Write a file whole or not at all."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(text)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def check(path: Path, ctx: CommandContext) -> list[str]:
