@@ -12,7 +12,8 @@ from difflib import get_close_matches
 from typing import Any, Protocol
 
 from runner.errors import UserError
-from runner.events import Event, HostFinished, RunFinished, RunInfo, RunReport, RunStarted
+from runner.events import Event, HostFinished, Progress, RunFinished, RunInfo, RunReport, RunStarted
+from runner.model.shard import Shard, ShardSelection
 from runner.model.stack import Stack
 from runner.plugin.registry import Registry
 from runner.providers.api import InstanceState, Provider
@@ -36,12 +37,15 @@ class SessionBase:
     """A stack and its plugins, and what every run on them shares."""
 
     def __init__(self, stack: Stack, registry: Registry, on_event: EventHandler | None = None, *,
-                 parallel: int = DEFAULT_PARALLEL, verbose: int = 0):
+                 parallel: int = DEFAULT_PARALLEL, verbose: int = 0, shard: Shard | None = None):
         if parallel < 1:
             raise UserError(f"parallel must be 1 or more, got {parallel}")
         self.stack, self.registry = stack, registry
         self.on_event = on_event
         self.parallel, self.verbose = parallel, verbose
+        self.shard = shard
+        #: what the shard picked in the last selection of a run (None without a shard)
+        self.shard_selection: ShardSelection | None = None
         self._announced: dict[RunInfo, set[str]] = {}  # per run under way: hosts whose HostFinished is out
 
     # -- what every run shares -------------------------------------------------------
@@ -58,6 +62,29 @@ class SessionBase:
         return self.provider().status(list(self.stack.instances))
 
     def select(self, instances: Sequence[str] | None = None, layers: Sequence[str] | None = None) -> list[str]:
+        """Names of the instances chosen by name and by layer (all when neither is given), in stack order,
+        then the session's shard of them (see :meth:`sharded`)."""
+        return self.sharded(self.chosen(instances, layers))
+
+    def sharded(self, names: Sequence[str]) -> list[str]:
+        """The names in the session's shard (all of them without one), in their order.
+
+        With a shard, remembers what it picked in :attr:`shard_selection` and says it in a
+        Progress line (``shard 1/4: 13 of 50 instances``).
+        """
+        if self.shard is None:
+            return list(names)
+        picked = self.shard.pick(names)
+        self.shard_selection = ShardSelection(self.shard, len(picked), len(names))
+        self.emit(Progress(None, self.shard_selection.describe() + ("" if picked else ": nothing to do")))
+        return picked
+
+    def refuse_shard(self, what: str, why: str, hint: str) -> None:
+        """A UserError when the session has a shard: ``what`` needs the whole fleet in one run, because ``why``."""
+        if self.shard is not None:
+            raise UserError(f"--shard {self.shard}: {what} cannot run on a shard: {why}", hint=hint)
+
+    def chosen(self, instances: Sequence[str] | None = None, layers: Sequence[str] | None = None) -> list[str]:
         """Names of the instances chosen by name and by layer (all when neither is given), in stack order."""
         instances, layers = list(instances or []), list(layers or [])
         for name, table, kind in [(n, self.stack.layers, "layer") for n in layers] + [

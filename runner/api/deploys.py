@@ -27,6 +27,7 @@ from runner.providers.api import InstanceState, off_by_design
 from runner.recipes import DeploymentView, mark_sensitive, secret_values
 from runner.ssh.group import HostGroup
 from runner.ssh.target import resolve_target
+from runner.strategies.api import Strategy
 
 
 def find_app(stack: Stack, name: str) -> App:
@@ -39,14 +40,26 @@ def find_app(stack: Stack, name: str) -> App:
 
 def app_hosts(session: SessionBase, app: App, instances: Sequence[str] | None,
               layers: Sequence[str] | None) -> list[str]:
-    """The selected instances that belong to one of the app's layers, in stack order."""
-    hosts = [n for n in session.select(instances, layers)
+    """The selected instances that belong to one of the app's layers, in stack order, then the session's
+    shard of them (which may pick none: nothing to do, not an error)."""
+    hosts = [n for n in session.chosen(instances, layers)
              if set(session.stack.instances[n].layers) & set(app.layers)]
     if not hosts:
         raise UserError(f"app {app.name!r} has no instances to run on "
                         f"(its layers: {', '.join(app.layers) or 'none'})",
                         hint="add instances to those layers, or check --layer/--instance")
-    return hosts
+    return session.sharded(hosts)
+
+
+def refuse_whole_fleet_strategy(session: SessionBase, command: str, strategy: str, chosen: Strategy) -> None:
+    """A UserError when the session has a shard and the strategy orders the change across the whole app."""
+    if chosen.needs_whole_fleet:
+        session.refuse_shard(
+            f"{command} with strategy {strategy!r}",
+            "the strategy orders the change across all of the app's hosts in one run (needs_whole_fleet), "
+            "so runs on parts of the fleet would each order only their part",
+            "run it on one machine without --shard, or give --strategy all_at_once to deploy each shard "
+            "on its own")
 
 
 def deploy_settings(app: App, strategy: str | None = None, batch: int | str | None = None,
@@ -124,11 +137,14 @@ def deploy(session: SessionBase, command: str, app_name: str, *, strategy: str |
         raise ValueError(f"not a deploy command: {command!r}")
     stack, registry = session.stack, session.registry
     app = find_app(stack, app_name)
-    hosts = app_hosts(session, app, instances, layers)
-    states = session.states()
-    compiler = _compiler(session, states, custom_json)
     settings = deploy_settings(app, strategy, batch, max_failures)
     chosen = registry.strategy(settings.strategy)()
+    refuse_whole_fleet_strategy(session, command, settings.strategy, chosen)
+    hosts = app_hosts(session, app, instances, layers)
+    if not hosts:  # the shard picked none of the app's hosts
+        return DeployReport(command, stack.name, app.name, strategy=settings.strategy)
+    states = session.states()
+    compiler = _compiler(session, states, custom_json)
     redact = Redactor(secret_values(stack))
     for host in hosts:  # recipe and template errors are the user's: said before any host is touched
         view = DeploymentView(command, app.name, "00000000000000")
@@ -221,6 +237,8 @@ def undeploy(session: SessionBase, app_name: str, *, instances: Sequence[str] | 
     stack = session.stack
     app = find_app(stack, app_name)
     hosts = app_hosts(session, app, instances, layers)
+    if not hosts:  # the shard picked none of the app's hosts
+        return DeployReport(UNDEPLOY, stack.name, app.name, strategy=app.deploy.strategy)
     states = session.states()
     compiler = _compiler(session, states, custom_json)
     redact = Redactor(secret_values(stack))
@@ -294,6 +312,8 @@ def history(session: SessionBase, app_name: str, *, instances: Sequence[str] | N
     stack = session.stack
     app = find_app(stack, app_name)
     hosts = app_hosts(session, app, instances, layers)
+    if not hosts:  # the shard picked none of the app's hosts
+        return HistoryReport(app.name)
     states = session.states()
     redact = Redactor(secret_values(stack))
     texts: dict[str, str] = {}

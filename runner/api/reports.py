@@ -16,6 +16,7 @@ from runner.deploy.rollout import BatchRecord, DrainedServer
 from runner.engine.outcome import CHANGED, FAILED, OK, HostOutcome
 from runner.engine.redact import Redactor
 from runner.events import HostResult, InstanceChange
+from runner.model.shard import ShardSelection
 
 
 @dataclass
@@ -28,6 +29,7 @@ class LifecycleReport:
     seconds: float = 0.0
     plan: bool = False  # probed and diffed only: nothing was touched
     redact: Redactor = field(default_factory=Redactor, repr=False)
+    shard: ShardSelection | None = None  # --shard: what the run's shard picked
 
     @property
     def ok(self) -> bool:
@@ -45,7 +47,12 @@ class LifecycleReport:
 
     def to_dict(self) -> dict[str, Any]:
         return {"command": self.command, "stack": self.stack, "ok": self.ok, "seconds": round(self.seconds, 3),
-                "hosts": [o.to_json() for o in self.hosts]}
+                **shard_dict(self.shard), "hosts": [o.to_json() for o in self.hosts]}
+
+
+def shard_dict(shard: ShardSelection | None) -> dict[str, Any]:
+    """``{"shard": {...}}`` for a report of a run on a shard, else nothing (the JSON without --shard is unchanged)."""
+    return {} if shard is None else {"shard": shard.to_dict()}
 
 
 def deploy_result(state: HostDeploy) -> str:
@@ -70,6 +77,7 @@ class DeployReport:
     timings: dict[str, float] = field(default_factory=dict)
     redact: Redactor = field(default_factory=Redactor, repr=False)
     drained: list[DrainedServer] = field(default_factory=list)  # left out of the balancer by a failed run
+    shard: ShardSelection | None = None  # --shard: what the run's shard picked
 
     @property
     def ok(self) -> bool:
@@ -89,7 +97,7 @@ class DeployReport:
                   "health_seconds": round(s.health_seconds, 3), "remote_commands": s.remote_commands}
                  for s in self.hosts]
         data: dict[str, Any] = {"command": self.command, "stack": self.stack, "app": self.app,
-                                "seconds": round(self.seconds, 3)}
+                                "seconds": round(self.seconds, 3), **shard_dict(self.shard)}
         if self.command != "undeploy":
             data.update(release=self.release, strategy=self.strategy, stopped=self.stopped,
                         batches=[dataclasses.asdict(b) for b in self.batches], timings=self.timings,
@@ -115,6 +123,7 @@ class HistoryReport:
     app: str
     deployments: list[dict[str, Any]] = field(default_factory=list)
     unreachable: dict[str, str] = field(default_factory=dict)  # host -> why it has no history
+    shard: ShardSelection | None = None  # --shard: what the run's shard picked
 
     @property
     def ok(self) -> bool:
@@ -128,7 +137,8 @@ class HistoryReport:
         return dict(self.unreachable)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"app": self.app, "deployments": self.deployments, "unreachable": self.unreachable}
+        return {"app": self.app, **shard_dict(self.shard), "deployments": self.deployments,
+                "unreachable": self.unreachable}
 
 
 @dataclass
@@ -155,6 +165,7 @@ class InstanceStatus:
 class StatusReport:
     stack: str
     instances: list[InstanceStatus] = field(default_factory=list)
+    shard: ShardSelection | None = None  # --shard: what the run's shard picked
 
     @property
     def ok(self) -> bool:
@@ -167,7 +178,8 @@ class StatusReport:
         return {i.instance: i.error for i in self.instances if i.error}
 
     def to_dict(self) -> dict[str, Any]:
-        return {"stack": self.stack, "ok": self.ok, "instances": [i.to_dict() for i in self.instances]}
+        return {"stack": self.stack, "ok": self.ok, **shard_dict(self.shard),
+                "instances": [i.to_dict() for i in self.instances]}
 
 
 @dataclass
@@ -204,13 +216,14 @@ class InstancesReport:
     action: str
     instances: list[InstanceRow] = field(default_factory=list)
     events: list[LifecycleReport] = field(default_factory=list)
+    shard: ShardSelection | None = None  # --shard: what the run's shard picked
 
     @property
     def ok(self) -> bool:
         return all(e.ok for e in self.events)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"stack": self.stack, "action": self.action, "ok": self.ok,
+        return {"stack": self.stack, "action": self.action, "ok": self.ok, **shard_dict(self.shard),
                 "instances": [i.to_dict() for i in self.instances], "events": [e.to_dict() for e in self.events]}
 
 
@@ -249,6 +262,7 @@ class DependenciesReport:
     stack: str
     hosts: list[HostDependencies] = field(default_factory=list)
     seconds: float = 0.0
+    shard: ShardSelection | None = None  # --shard: what the run's shard picked
 
     @property
     def ok(self) -> bool:
@@ -266,7 +280,7 @@ class DependenciesReport:
 
     def to_dict(self) -> dict[str, Any]:
         return {"command": self.command, "stack": self.stack, "ok": self.ok, "seconds": round(self.seconds, 3),
-                "hosts": [h.to_dict() for h in self.hosts]}
+                **shard_dict(self.shard), "hosts": [h.to_dict() for h in self.hosts]}
 
 
 @dataclass

@@ -15,6 +15,14 @@ provider's instance states once and hands them to everything that needs
 them. Bad input raises :class:`runner.errors.UserError` (with
 ``file:line:col`` where there is one); a host's failure is in the returned
 report, never raised.
+
+``shard=Shard(i, n)`` (or ``"i/n"``) splits the fleet: every run of the session then acts only
+on the selected instances in shard ``i`` (0-based) of ``n``, by a hash of their names (see
+:mod:`runner.model.shard`), and its report's ``shard`` says what the shard picked. The runs that
+need the whole fleet in one place refuse a shard with a UserError: deploy and rollback with a
+strategy whose ``needs_whole_fleet`` is true (rolling, blue_green), ``instances_start|stop|destroy``
+with their lifecycle (the configure of the other instances after the topology change), and
+``watch``.
 """
 
 from __future__ import annotations
@@ -23,7 +31,7 @@ import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from runner.api import cookbooks as cookbook_actions
 from runner.api import dependencies, deploys, runs
@@ -45,8 +53,13 @@ from runner.api.reports import (
 from runner.errors import UserError
 from runner.events import InstanceChange
 from runner.model.lifecycle import CONFIGURE, CONVERGE, EXECUTE_RECIPES, INSTALL_DEPENDENCIES, SETUP, SHUTDOWN
+from runner.model.shard import Shard
 from runner.plugin.registry import Registry
 from runner.ssh.group import DEFAULT_PARALLEL
+
+R = TypeVar("R")
+LIFECYCLE_HINT = ("add --no-lifecycle (lifecycle=False) to act on the shard's instances alone, then run "
+                  "`runner configure` once for the whole fleet; or run it without --shard")
 
 
 class Session(SessionBase):
@@ -55,14 +68,18 @@ class Session(SessionBase):
     @classmethod
     def open(cls, path: str | Path = "stack.yml", *, on_event: EventHandler | None = None,
              registry: Registry | None = None, disabled_plugins: Sequence[str] | None = None,
-             parallel: int = DEFAULT_PARALLEL, verbose: int = 0) -> "Session":
+             parallel: int = DEFAULT_PARALLEL, verbose: int = 0,
+             shard: Shard | str | None = None) -> "Session":
         """Load and fully validate the stack file (and its cookbooks and recipes); touches no host.
 
         ``registry`` defaults to every installed plugin but those in ``disabled_plugins``
-        (default: the names in $RUNNER_DISABLE_PLUGINS).
+        (default: the names in $RUNNER_DISABLE_PLUGINS). ``shard``: every run acts only on
+        this shard of the selected instances (a :class:`Shard`, or ``"I/N"`` with 0 <= I < N).
         """
         from runner.cookbooks.validate import load_and_validate
 
+        if isinstance(shard, str):
+            shard = Shard.parse(shard)
         registry = registry or Registry.load(disabled_plugins)
         path = Path(path)
         if not path.exists():
@@ -72,7 +89,7 @@ class Session(SessionBase):
                                   known_balancers=set(registry.load_balancers) or None,
                                   known_sources={n: t.declaration() for n, t in registry.app_sources.items()},
                                   registry=registry)
-        return cls(stack, registry, on_event, parallel=parallel, verbose=verbose)
+        return cls(stack, registry, on_event, parallel=parallel, verbose=verbose, shard=shard)
 
     def __enter__(self) -> "Session":
         return self
@@ -83,22 +100,28 @@ class Session(SessionBase):
     def close(self) -> None:
         """Nothing stays open between runs (each run closes its connections); here for ``with``."""
 
+    def _noted(self, report: R) -> R:
+        """``report`` with what the session's shard picked for its run (nothing without a shard)."""
+        if self.shard is not None:
+            report.shard = self.shard_selection  # type: ignore[attr-defined]
+        return report
+
     # -- recipes on instances ------------------------------------------------------------
 
     def converge(self, instances: Sequence[str] | None = None, layers: Sequence[str] | None = None, *,
                  custom_json: Mapping[str, Any] | None = None) -> LifecycleReport:
         """Setup on the instances never set up (it ends with a deploy of their apps), then configure."""
-        return runs.run_recipes(self, CONVERGE, self.select(instances, layers), custom_json=custom_json)
+        return self._noted(runs.run_recipes(self, CONVERGE, self.select(instances, layers), custom_json=custom_json))
 
     def setup(self, instances: Sequence[str] | None = None, layers: Sequence[str] | None = None, *,
               custom_json: Mapping[str, Any] | None = None) -> LifecycleReport:
         """The setup event: layer packages, setup recipes, then a deploy of each app of the layers."""
-        return runs.run_recipes(self, SETUP, self.select(instances, layers), custom_json=custom_json)
+        return self._noted(runs.run_recipes(self, SETUP, self.select(instances, layers), custom_json=custom_json))
 
     def configure(self, instances: Sequence[str] | None = None, layers: Sequence[str] | None = None, *,
                   custom_json: Mapping[str, Any] | None = None) -> LifecycleReport:
         """The configure event (recipes see the current topology)."""
-        return runs.run_recipes(self, CONFIGURE, self.select(instances, layers), custom_json=custom_json)
+        return self._noted(runs.run_recipes(self, CONFIGURE, self.select(instances, layers), custom_json=custom_json))
 
     def execute_recipes(self, recipes: Sequence[str], instances: Sequence[str] | None = None,
                         layers: Sequence[str] | None = None, *,
@@ -106,34 +129,34 @@ class Session(SessionBase):
         """Just the named recipes (``cookbook`` or ``cookbook::recipe``)."""
         if not recipes:
             raise UserError("execute_recipes needs at least one recipe (cookbook or cookbook::recipe)")
-        return runs.run_recipes(self, EXECUTE_RECIPES, self.select(instances, layers), custom_json=custom_json,
-                                recipes=list(recipes))
+        return self._noted(runs.run_recipes(self, EXECUTE_RECIPES, self.select(instances, layers),
+                                            custom_json=custom_json, recipes=list(recipes)))
 
     def plan(self, event: str = CONVERGE, instances: Sequence[str] | None = None,
              layers: Sequence[str] | None = None, *, custom_json: Mapping[str, Any] | None = None) -> LifecycleReport:
         """What ``event`` (converge, setup or configure) would change, with diffs; touches nothing."""
         if event not in (CONVERGE, SETUP, CONFIGURE):
             raise UserError(f"cannot plan {event!r}: one of converge, setup, configure")
-        return runs.run_recipes(self, event, self.select(instances, layers), custom_json=custom_json,
-                                plan_only=True)
+        return self._noted(runs.run_recipes(self, event, self.select(instances, layers), custom_json=custom_json,
+                                            plan_only=True))
 
     def shutdown(self, instances: Sequence[str] | None = None, layers: Sequence[str] | None = None, *,
                  custom_json: Mapping[str, Any] | None = None) -> LifecycleReport:
         """The shutdown recipes, bounded by the layers' shutdown_timeout (``instances_stop`` runs it first)."""
-        return runs.run_recipes(self, SHUTDOWN, self.select(instances, layers), custom_json=custom_json)
+        return self._noted(runs.run_recipes(self, SHUTDOWN, self.select(instances, layers), custom_json=custom_json))
 
     # -- packages ------------------------------------------------------------------------------
 
     def install_dependencies(self, instances: Sequence[str] | None = None,
                              layers: Sequence[str] | None = None) -> LifecycleReport:
         """The layers' ``packages`` installed again, as setup installs them (OpsWorks' install_dependencies)."""
-        return runs.run_recipes(self, INSTALL_DEPENDENCIES, self.select(instances, layers))
+        return self._noted(runs.run_recipes(self, INSTALL_DEPENDENCIES, self.select(instances, layers)))
 
     def update_dependencies(self, instances: Sequence[str] | None = None,
                             layers: Sequence[str] | None = None) -> DependenciesReport:
         """OS package upgrades (apt-get, dnf or yum, as found on each host); the report says which package
         moved from which version to which, per host (OpsWorks' update_dependencies)."""
-        return dependencies.update_dependencies(self, self.select(instances, layers))
+        return self._noted(dependencies.update_dependencies(self, self.select(instances, layers)))
 
     # -- apps ----------------------------------------------------------------------------------
 
@@ -141,50 +164,64 @@ class Session(SessionBase):
                max_failures: int | None = None, instances: Sequence[str] | None = None,
                layers: Sequence[str] | None = None, custom_json: Mapping[str, Any] | None = None) -> DeployReport:
         """A new release of ``app`` on the instances of its layers, rolled out by its strategy."""
-        return deploys.deploy(self, "deploy", app, strategy=strategy, batch=batch, max_failures=max_failures,
-                              instances=instances, layers=layers, custom_json=custom_json)
+        return self._noted(deploys.deploy(self, "deploy", app, strategy=strategy, batch=batch,
+                                          max_failures=max_failures, instances=instances, layers=layers,
+                                          custom_json=custom_json))
 
     def rollback(self, app: str, *, strategy: str | None = None, batch: int | str | None = None,
                  max_failures: int | None = None, instances: Sequence[str] | None = None,
                  layers: Sequence[str] | None = None, custom_json: Mapping[str, Any] | None = None) -> DeployReport:
         """One release back (blue_green: switch the balancer back to the idle colour)."""
-        return deploys.deploy(self, "rollback", app, strategy=strategy, batch=batch, max_failures=max_failures,
-                              instances=instances, layers=layers, custom_json=custom_json)
+        return self._noted(deploys.deploy(self, "rollback", app, strategy=strategy, batch=batch,
+                                          max_failures=max_failures, instances=instances, layers=layers,
+                                          custom_json=custom_json))
 
     def undeploy(self, app: str, *, instances: Sequence[str] | None = None, layers: Sequence[str] | None = None,
                  custom_json: Mapping[str, Any] | None = None) -> DeployReport:
         """The app's undeploy recipes, then ``/srv/<app>`` removed."""
-        return deploys.undeploy(self, app, instances=instances, layers=layers, custom_json=custom_json)
+        return self._noted(deploys.undeploy(self, app, instances=instances, layers=layers, custom_json=custom_json))
 
     def history(self, app: str, *, instances: Sequence[str] | None = None,
                 layers: Sequence[str] | None = None) -> HistoryReport:
         """Every deploy, rollback and undeploy of ``app``, merged from its hosts' logs."""
-        return deploys.history(self, app, instances=instances, layers=layers)
+        return self._noted(deploys.history(self, app, instances=instances, layers=layers))
 
     # -- instances -----------------------------------------------------------------------------
 
     def status(self, instances: Sequence[str] | None = None, layers: Sequence[str] | None = None) -> StatusReport:
         """Each instance's provider state, whether it was set up, and the release each app runs there."""
-        return status_read.status(self, self.select(instances, layers))
+        return self._noted(status_read.status(self, self.select(instances, layers)))
 
     def instances_list(self, instances: Sequence[str] | None = None,
                        layers: Sequence[str] | None = None) -> InstancesReport:
-        return instance_actions.act(self, "list", self.select(instances, layers))
+        return self._noted(instance_actions.act(self, "list", self.select(instances, layers)))
 
     def instances_start(self, instances: Sequence[str] | None = None, layers: Sequence[str] | None = None, *,
                         lifecycle: bool = True) -> InstancesReport:
         """Start (or create) instances; then a converge, as in OpsWorks (``lifecycle=False``: none)."""
-        return instance_actions.act(self, "start", self.select(instances, layers), lifecycle=lifecycle)
+        return self._instances("start", instances, layers, lifecycle)
 
     def instances_stop(self, instances: Sequence[str] | None = None, layers: Sequence[str] | None = None, *,
                        lifecycle: bool = True) -> InstancesReport:
         """Shutdown recipes, stop the instances, then configure the others (``lifecycle=False``: just stop)."""
-        return instance_actions.act(self, "stop", self.select(instances, layers), lifecycle=lifecycle)
+        return self._instances("stop", instances, layers, lifecycle)
 
     def instances_destroy(self, instances: Sequence[str] | None = None, layers: Sequence[str] | None = None, *,
                           lifecycle: bool = True) -> InstancesReport:
         """Like :meth:`instances_stop`, but the instances are removed for good."""
-        return instance_actions.act(self, "destroy", self.select(instances, layers), lifecycle=lifecycle)
+        return self._instances("destroy", instances, layers, lifecycle)
+
+    def _instances(self, action: str, instances: Sequence[str] | None, layers: Sequence[str] | None,
+                   lifecycle: bool) -> InstancesReport:
+        if lifecycle:
+            after = "a converge" if action == "start" else "a configure"
+            self.refuse_shard(f"instances {action}", f"it ends with {after} of every online instance of the stack "
+                              "(the topology changed), which a run on a part of the fleet cannot do once",
+                              LIFECYCLE_HINT)
+        names = self.select(instances, layers)
+        if self.shard is not None and not names:  # nothing to do: no provider call (to some, no names is all)
+            return self._noted(InstancesReport(self.stack.name, action))
+        return self._noted(instance_actions.act(self, action, names, lifecycle=lifecycle))
 
     def watch(self, *, interval: float = 30.0, once: bool = False, duration: float | None = None,
               max_heal_attempts: int = 3, stop: threading.Event | None = None) -> WatchReport:
@@ -197,6 +234,9 @@ class Session(SessionBase):
         """
         from runner.api.watch import watch
 
+        self.refuse_shard("watch", "it heals, starts and stops instances by the load and schedule of whole layers, "
+                          "then configures every online instance, and keeps one lock per stack",
+                          "run one runner watch for the stack, without --shard")
         return watch(self, interval=interval, once=once, duration=duration,
                      max_heal_attempts=max_heal_attempts, stop=stop)
 
@@ -205,11 +245,12 @@ class Session(SessionBase):
         """The stack's events log (what ``runner watch`` decided), oldest first.
 
         ``follow``: then the new ones as they are written, until ``stop`` is set or ``duration``
-        seconds are over (without either, until the caller stops iterating).
+        seconds are over (without either, until the caller stops iterating). A log read: the
+        session's shard does not filter it.
         """
         from runner.watch import eventlog
 
-        wanted = set(self.select(instances)) if instances else None
+        wanted = set(self.chosen(instances)) if instances else None
         ends = None if duration is None else time.monotonic() + duration
 
         def over() -> bool:

@@ -11,6 +11,7 @@ from runner.api import Session
 from runner.cli.api import CommandContext
 from runner.cli.render import LivePrinter
 from runner.errors import UserError
+from runner.model.shard import Shard
 from runner.ssh.group import DEFAULT_PARALLEL
 
 
@@ -26,8 +27,18 @@ def add_stack_options(parser: argparse.ArgumentParser) -> None:
 
 def open_session(args: argparse.Namespace, ctx: CommandContext) -> Session:
     """The session for a stack command: the stack named by -f, loaded and validated; live lines on stderr."""
+    shard = getattr(args, "shard", None)
     return Session.open(args.file, registry=ctx.registry, on_event=LivePrinter(ctx.err),
-                        parallel=getattr(args, "parallel", DEFAULT_PARALLEL), verbose=args.verbose)
+                        parallel=getattr(args, "parallel", DEFAULT_PARALLEL), verbose=args.verbose,
+                        shard=None if shard is None else Shard.parse(shard))
+
+
+def add_shard(parser: argparse.ArgumentParser) -> None:
+    """``--shard I/N`` on a command that runs on hosts (parsed by :meth:`Shard.parse` when the session
+    opens, so a bad value is a UserError with a hint)."""
+    parser.add_argument("--shard", default=None, metavar="I/N",
+                        help="only the selected instances in shard I of N (I from 0 to N-1, e.g. "
+                             "$JOB_COMPLETION_INDEX/N): a split by a hash of the names, so N runs cover them once")
 
 
 def add_parallel(parser: argparse.ArgumentParser, what: str = "hosts at a time") -> None:

@@ -92,11 +92,26 @@ def interrupted_message(exc: KeyboardInterrupt) -> str:
             f"(their changes are partly made: the next converge completes them)")
 
 
+def shard_line(report: Any) -> str | None:
+    """``shard 1/4: 13 of 50 instances`` for a run on a shard (``... selects none ...: nothing to do``)."""
+    picked = getattr(report, "shard", None)
+    if picked is None:
+        return None
+    return picked.describe() + ("" if picked.selected else ": nothing to do")
+
+
+def write_shard(out: IO[str], report: Any, prefix: str = "") -> None:
+    line = shard_line(report)
+    if line is not None:
+        out.write(f"{prefix}{line}\n")
+
+
 # -- recipe runs -------------------------------------------------------------------------
 
 
 def print_summary(out: IO[str], report: LifecycleReport, title: str | None = None) -> None:
     out.write(f"\n{title or f'{report.command} of stack {report.stack}: {report.seconds:.1f} s'}\n")
+    write_shard(out, report)
     rows = []
     for o in report.hosts:
         rows.append((o.host, "FAILED" if o.failed else "ok", o.count(CHANGED), o.count(OK), o.count(SKIPPED),
@@ -119,6 +134,7 @@ def print_summary(out: IO[str], report: LifecycleReport, title: str | None = Non
 
 
 def print_plan(out: IO[str], report: LifecycleReport) -> None:
+    write_shard(out, report)
     for o in report.hosts:
         if o.error:
             out.write(f"{o.host}: cannot plan: {o.error}\n")
@@ -151,6 +167,7 @@ def print_dependencies(out: IO[str], report: DependenciesReport, fmt: str) -> No
         print_json(out, report)
         return
     out.write(f"\n{report.command} of stack {report.stack}: {report.seconds:.1f} s\n")
+    write_shard(out, report)
     print_table(out, ("HOST", "RESULT", "MANAGER", "CHANGED", "SECONDS"),
                 [(h.host, "ok" if h.ok else "FAILED", h.manager or "-", len(h.changes), f"{h.seconds:.1f}")
                  for h in report.hosts])
@@ -181,6 +198,7 @@ def print_deploy(out: IO[str], report: DeployReport, fmt: str) -> None:
         print_json(out, report)
         return
     out.write(f"\n{report.redact(deploy_title(report))}\n")
+    write_shard(out, report)
     rows = [(s.host, deploy_result(s), s.release or "-", s.previous or "-", s.step or "-", f"{s.seconds:.1f}",
              f"{s.health_seconds:.1f}", s.remote_commands) for s in report.hosts]
     print_table(out, ("HOST", "RESULT", "RELEASE", "PREVIOUS", "FAILED STEP", "SECONDS", "HEALTH S", "COMMANDS"),
@@ -208,6 +226,7 @@ def print_history(out: IO[str], err: IO[str], report: HistoryReport, fmt: str) -
                   ",".join(r["hosts"]), r["result"]) for r in report.deployments])
     for host, error in report.unreachable.items():
         err.write(f"runner: {host}: no history: {error}\n")
+    write_shard(err, report, "runner: ")
 
 
 # -- instances ---------------------------------------------------------------------------------
@@ -231,6 +250,7 @@ def print_status(out: IO[str], err: IO[str], report: StatusReport, fmt: str) -> 
             err.write(f"runner: {row.instance}: {row.error}\n")
         elif row.reason:
             err.write(f"runner: {row.instance}: {row.status}: {row.reason}\n")
+    write_shard(err, report, "runner: ")
 
 
 def print_instances(out: IO[str], err: IO[str], report: InstancesReport, fmt: str) -> None:
@@ -257,6 +277,7 @@ def print_instances(out: IO[str], err: IO[str], report: InstancesReport, fmt: st
     for r in report.instances:
         if r.reason:
             err.write(f"runner: {r.instance}: {r.status}: {r.reason}\n")
+    write_shard(err, report, "runner: ")
 
 
 def print_cookbooks(out: IO[str], report: CookbooksReport, fmt: str) -> None:

@@ -13,6 +13,7 @@ A third-party strategy is a subclass registered through the
     class Canary(Strategy):
         name = "canary"
         description = "one host first, then all the others"
+        needs_whole_fleet = True    # one canary per app, not one per --shard
 
         def deploy(self, rollout):
             first, rest = rollout.hosts[:1], rollout.hosts[1:]
@@ -97,6 +98,10 @@ class Strategy(abc.ABC):
     #: whether the strategy takes hosts out of the balancer at all; when False the balancer is not
     #: opened (an unreachable lb instance does not stop the run) and ``rollout.has_balancer`` is False
     uses_balancer: ClassVar[bool] = True
+    #: whether the strategy orders the change across all of the app's hosts in one run (batches that
+    #: wait for each other, max_failures counted over the app, colours switched in the balancer): then
+    #: ``--shard`` is refused, since N runs on N parts of the fleet would each order only their part
+    needs_whole_fleet: ClassVar[bool] = False
 
     @abc.abstractmethod
     def deploy(self, rollout: Rollout) -> None:

@@ -24,6 +24,7 @@ class Rolling(Strategy):
     name = "rolling"
     description = ("batches (a count or a percentage): out of the balancer, change, health check, back in; "
                    "stops at the first failed batch and puts that batch back")
+    needs_whole_fleet = True  # a batch waits for the one before it, across all of the app's hosts
 
     def deploy(self, rollout: Rollout) -> None:
         groups = batches(rollout.hosts, rollout.settings.batch)
@@ -57,6 +58,7 @@ class BlueGreen(Strategy):
     description = ("change the idle half (colour), health-check it, switch the balancer to it; "
                    "the old colour keeps its release for an instant switch back (runner rollback)")
     needs_balancer = True
+    needs_whole_fleet = True  # the app's hosts split in two colours, switched together in the balancer
 
     def _sides(self, rollout: Rollout) -> tuple[str, list[str], str, list[str]]:
         groups = colours(list(rollout.hosts), rollout.settings.options)

@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 
 from runner import hookimpl
 from runner.cli.api import Command, CommandContext
-from runner.cli.options import add_parallel, command_json, open_session
+from runner.cli.options import add_parallel, add_shard, command_json, open_session
 from runner.cli.render import print_lifecycle
 
 
@@ -18,6 +18,7 @@ class RecipeRunCommand(Command):
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         add_parallel(parser)
+        add_shard(parser)
 
     def positional(self, args: argparse.Namespace) -> tuple[Any, ...]:
         """The method's arguments before the selection (none by default)."""

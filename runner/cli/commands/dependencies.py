@@ -6,7 +6,7 @@ import argparse
 
 from runner import hookimpl
 from runner.cli.api import Command, CommandContext
-from runner.cli.options import add_parallel, open_session
+from runner.cli.options import add_parallel, add_shard, open_session
 from runner.cli.render import print_dependencies, print_lifecycle
 
 
@@ -16,6 +16,7 @@ class UpdateDependenciesCommand(Command):
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         add_parallel(parser)
+        add_shard(parser)
 
     def run(self, args: argparse.Namespace, ctx: CommandContext) -> int:
         with open_session(args, ctx) as session:
@@ -30,6 +31,7 @@ class InstallDependenciesCommand(Command):
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         add_parallel(parser)
+        add_shard(parser)
 
     def run(self, args: argparse.Namespace, ctx: CommandContext) -> int:
         with open_session(args, ctx) as session:

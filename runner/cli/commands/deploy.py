@@ -6,7 +6,7 @@ import argparse
 
 from runner import hookimpl
 from runner.cli.api import Command, CommandContext
-from runner.cli.options import add_parallel, command_json, open_session
+from runner.cli.options import add_parallel, add_shard, command_json, open_session
 from runner.cli.render import print_deploy, print_history
 
 
@@ -16,6 +16,7 @@ class AppCommand(Command):
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("app", help="the app's name in stack.yml")
         add_parallel(parser)
+        add_shard(parser)
 
 
 class DeployCommand(AppCommand):

@@ -11,7 +11,7 @@ import argparse
 
 from runner import hookimpl
 from runner.cli.api import Command, CommandContext
-from runner.cli.options import add_parallel, open_session
+from runner.cli.options import add_parallel, add_shard, open_session
 from runner.cli.render import print_instances
 
 
@@ -24,6 +24,7 @@ class InstancesCommand(Command):
         parser.add_argument("--no-lifecycle", action="store_true",
                             help="start/stop/destroy only: no setup/configure after, no shutdown recipes before")
         add_parallel(parser, "hosts at a time for the lifecycle events")
+        add_shard(parser)
 
     def run(self, args: argparse.Namespace, ctx: CommandContext) -> int:
         with open_session(args, ctx) as session:

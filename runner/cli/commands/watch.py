@@ -16,7 +16,7 @@ from typing import Any
 
 from runner import hookimpl
 from runner.cli.api import Command, CommandContext
-from runner.cli.options import add_parallel, count, open_session
+from runner.cli.options import add_parallel, add_shard, count, open_session
 from runner.cli.render import change_line, print_watch
 from runner.events import InstanceChange
 from runner.model.durations import parse_duration
@@ -59,6 +59,7 @@ class WatchCommand(Command):
         parser.add_argument("--max-heal-attempts", type=count, default=3, metavar="N",
                             help="heals of an instance before it is marked start_failed (default 3)")
         add_parallel(parser)
+        add_shard(parser)  # refused: a watch needs the whole stack (Session.watch says why)
 
     def run(self, args: argparse.Namespace, ctx: CommandContext) -> int:
         with open_session(args, ctx) as session:

@@ -8,6 +8,7 @@ from runner.strategies.api import Rollout, Strategy
 class Canary(Strategy):
     name = "canary"
     description = "one host first (out of the balancer, change, health check, back in), then all the others"
+    needs_whole_fleet = True  # one canary for the app, not one per shard: runner deploy refuses --shard
 
     def deploy(self, rollout: Rollout) -> None:
         first, rest = rollout.hosts[:1], rollout.hosts[1:]
