@@ -55,11 +55,15 @@ class Session(SessionBase):
     @classmethod
     def open(cls, path: str | Path = "stack.yml", *, on_event: EventHandler | None = None,
              registry: Registry | None = None, disabled_plugins: Sequence[str] | None = None,
-             parallel: int = DEFAULT_PARALLEL, verbose: int = 0) -> "Session":
+             parallel: int = DEFAULT_PARALLEL, verbose: int = 0,
+             executor: str | None = None) -> "Session":
         """Load and fully validate the stack file (and its cookbooks and recipes); touches no host.
 
         ``registry`` defaults to every installed plugin but those in ``disabled_plugins``
-        (default: the names in $RUNNER_DISABLE_PLUGINS).
+        (default: the names in $RUNNER_DISABLE_PLUGINS). ``executor`` is where recipe runs
+        (converge, setup, configure, execute_recipes, plan) do each host's work: an executor URL
+        such as ``"dask://127.0.0.1:8786"`` (the runner-dask plugin); None or ``"local"``: threads
+        of this process. An unknown scheme raises UserError here.
         """
         from runner.cookbooks.validate import load_and_validate
 
@@ -72,7 +76,8 @@ class Session(SessionBase):
                                   known_balancers=set(registry.load_balancers) or None,
                                   known_sources={n: t.declaration() for n, t in registry.app_sources.items()},
                                   registry=registry)
-        return cls(stack, registry, on_event, parallel=parallel, verbose=verbose)
+        return cls(stack, registry, on_event, parallel=parallel, verbose=verbose,
+                   executor=executor)
 
     def __enter__(self) -> "Session":
         return self

@@ -27,7 +27,8 @@ def add_stack_options(parser: argparse.ArgumentParser) -> None:
 def open_session(args: argparse.Namespace, ctx: CommandContext) -> Session:
     """The session for a stack command: the stack named by -f, loaded and validated; live lines on stderr."""
     return Session.open(args.file, registry=ctx.registry, on_event=LivePrinter(ctx.err),
-                        parallel=getattr(args, "parallel", DEFAULT_PARALLEL), verbose=args.verbose)
+                        parallel=getattr(args, "parallel", DEFAULT_PARALLEL), verbose=args.verbose,
+                        executor=getattr(args, "executor", None))
 
 
 def add_parallel(parser: argparse.ArgumentParser, what: str = "hosts at a time") -> None:
