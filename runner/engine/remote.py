@@ -18,7 +18,7 @@ controller (:func:`portable` says so) and runs there.
 from __future__ import annotations
 
 import pickle
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from runner.engine.host import HostJob, HostOptions
@@ -75,8 +75,12 @@ def check_picklable(task: RemoteJob) -> str | None:
     return None
 
 
-def run_remote(task: RemoteJob) -> RemoteResult:
-    """On the worker: connect to the host (the normal transport, through a one-host HostGroup), run its job."""
+def run_remote(task: RemoteJob, on_group: Callable[[HostGroup], None] = lambda group: None) -> RemoteResult:
+    """On the worker: connect to the host (the normal transport, through a one-host HostGroup), run its job.
+
+    ``on_group`` gets the group before anything starts: its :meth:`~runner.ssh.group.HostGroup.abort`
+    (from another thread) stops the job at once, as Ctrl-C does locally.
+    """
     events: list[tuple[str, ...]] = []
     options = HostOptions(
         plan=task.plan, verbose=task.verbose, lock=task.lock, redact=Redactor(task.secrets),
@@ -85,6 +89,7 @@ def run_remote(task: RemoteJob) -> RemoteResult:
         on_setup=lambda host: events.append((SETUP, host)),
     )
     with HostGroup([task.target], parallel=1) as group:
+        on_group(group)
         try:
             (outcome,) = run_jobs([task.job], group, options)
         except RunInterrupted:  # the worker was told to stop

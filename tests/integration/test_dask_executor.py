@@ -4,7 +4,9 @@ converging real Docker hosts through the command line."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -48,15 +50,36 @@ class DaskCluster:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         self.procs: list[subprocess.Popen] = []
+        self.workers_by_name: dict[str, subprocess.Popen] = {}
         self.address = ""
 
     def _spawn(self, *args: str, log: str) -> subprocess.Popen:
-        out = open(self.directory / log, "w")  # noqa: SIM115 (closed with the process's end)
-        proc = subprocess.Popen([*_dask_command(), *args], stdout=out, stderr=subprocess.STDOUT,
-                                cwd=self.directory)
-        out.close()
+        # a worker that dies fails its task at once, instead of the scheduler trying it on another worker
+        env = {**os.environ, "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "0"}
+        with open(self.directory / log, "a") as out:
+            proc = subprocess.Popen([*_dask_command(), *args], stdout=out, stderr=subprocess.STDOUT,
+                                    cwd=self.directory, env=env)
         self.procs.append(proc)
         return proc
+
+    def start_worker(self, name: str) -> None:
+        self.workers_by_name[name] = self._spawn(
+            "worker", self.address, "--nthreads", "2", "--no-nanny", "--no-dashboard", "--name", name,
+            "--host", "127.0.0.1", log=f"{name}.log")
+
+    def client(self) -> distributed.Client:
+        return distributed.Client(self.address, timeout=30, set_as_default=False)
+
+    def wait_for_workers(self) -> None:
+        with self.client() as client:
+            client.wait_for_workers(WORKERS, timeout=90)
+
+    def tasks(self, client: distributed.Client) -> dict[str, tuple[str, str | None]]:
+        """Every runner task the scheduler knows: key -> (state, the name of the worker running it)."""
+        def look(dask_scheduler) -> dict:
+            return {str(key): (ts.state, ts.processing_on.name if ts.processing_on else None)
+                    for key, ts in dask_scheduler.tasks.items() if str(key).startswith("runner-")}
+        return client.run_on_scheduler(look)
 
     def start(self) -> None:
         info = self.directory / "scheduler.json"
@@ -69,17 +92,15 @@ class DaskCluster:
             time.sleep(0.2)
         self.address = json.loads(info.read_text())["address"]
         for i in range(1, WORKERS + 1):
-            self._spawn("worker", self.address, "--nthreads", "2", "--no-nanny", "--no-dashboard",
-                        "--name", f"w{i}", "--host", "127.0.0.1", log=f"worker{i}.log")
-        with distributed.Client(self.address, timeout=30, set_as_default=False) as client:
-            client.wait_for_workers(WORKERS, timeout=90)
+            self.start_worker(f"w{i}")
+        self.wait_for_workers()
 
     def log(self, name: str) -> str:
         path = self.directory / name
         return path.read_text(errors="replace")[-3000:] if path.exists() else "(no log)"
 
     def workers(self) -> set[str]:
-        with distributed.Client(self.address, timeout=30, set_as_default=False) as client:
+        with self.client() as client:
             return set(client.scheduler_info()["workers"])
 
     @property
@@ -172,3 +193,81 @@ def test_an_unreachable_scheduler_is_a_usage_error(docker_hosts, tmp_path) -> No
     assert "cannot reach the Dask scheduler" in proc.stderr and url in proc.stderr, proc.stderr
     assert "Traceback" not in proc.stderr
     assert hosts.exec("app1", "test", "-e", "/opt/dask", check=False).returncode == 1  # nothing touched
+
+
+def until(what: str, check, timeout: float = 120.0, pause: float = 0.3):
+    """Poll ``check()`` until it returns something true (bounded)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(pause)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+SLOW_ON_APP1 = {"default": '''
+    execute("if [ -e /opt/slow ]; then sleep 90; fi; touch /opt/slept", creates="/opt/slept")
+'''}
+
+
+def test_a_worker_that_dies_fails_its_host_alone(docker_hosts, dask_cluster, tmp_path) -> None:
+    books = write_cookbook(tmp_path, "k", SLOW_ON_APP1)
+    hosts = docker_hosts(2, config=stack_config(books, ["k"], setup=[]))
+    hosts.exec("app1", "touch", "/opt/slow")
+    run = subprocess.Popen([sys.executable, "-m", "runner", "converge", "--format", "json", "--executor",
+                            dask_cluster.url, "-f", str(hosts.stack.path)],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    killed = None
+    try:
+        with dask_cluster.client() as client:
+            def app1_running_app2_done() -> str | None:
+                tasks = dask_cluster.tasks(client)
+                app1 = [w for key, (state, w) in tasks.items() if key.endswith("-app1") and state == "processing"]
+                app2_busy = any(key.endswith("-app2") and state == "processing" for key, (state, _) in tasks.items())
+                slept = hosts.exec("app2", "test", "-e", "/opt/slept", check=False).returncode == 0
+                return app1[0] if app1 and slept and not app2_busy else None
+            killed = until("app1 running on a worker, app2 done", app1_running_app2_done)
+        dask_cluster.workers_by_name[killed].kill()
+        out, err = run.communicate(timeout=120)
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.communicate(timeout=30)
+        if killed is not None:
+            dask_cluster.workers_by_name[killed].wait(timeout=30)
+            dask_cluster.start_worker(killed)
+            dask_cluster.wait_for_workers()
+    assert run.returncode == 1, out + err
+    result = by_host(json.loads(out))
+    assert result["app1"]["cause"] == "executor" and "KilledWorker" in result["app1"]["error"], result["app1"]
+    assert result["app2"]["ok"], result["app2"]
+    assert "Traceback" not in err
+
+
+SLOW_EVERYWHERE = {"default": '''
+    execute("sleep 90; touch /opt/slept", creates="/opt/slept")
+'''}
+
+
+def test_ctrl_c_stops_the_hosts_running_on_workers(docker_hosts, dask_cluster, tmp_path) -> None:
+    books = write_cookbook(tmp_path, "c", SLOW_EVERYWHERE)
+    hosts = docker_hosts(2, config=stack_config(books, ["c"], setup=[]))
+    run = subprocess.Popen([sys.executable, "-m", "runner", "converge", "--executor", dask_cluster.url,
+                            "-f", str(hosts.stack.path)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        def sleeping(name: str) -> bool:
+            return hosts.exec(name, "pgrep", "-f", "sleep 90", check=False).returncode == 0
+        until("the apply running on both hosts", lambda: all(sleeping(n) for n in hosts.names))
+        os.kill(run.pid, signal.SIGINT)
+        out, _ = run.communicate(timeout=60)
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.communicate(timeout=30)
+    assert run.returncode == 130, out
+    assert "interrupted" in out and "Traceback" not in out, out
+    # the workers were told to stop: the hosts' connections closed, their steps ended, well before the 90 s
+    until("the steps on the hosts to end", lambda: not any(sleeping(n) for n in hosts.names), timeout=45)
+    for name in hosts.names:
+        assert hosts.exec(name, "test", "-e", "/opt/slept", check=False).returncode == 1

@@ -110,7 +110,7 @@ class DaskExecutor(Executor):
     def _run_remote(self, tasks: list[RemoteJob], options: HostOptions, done: OnDone,
                     in_flight: dict[str, str]) -> None:
         """Submit the tasks (at most ``parallel`` in flight) and take each result as it comes."""
-        from distributed import as_completed
+        from distributed import Event, as_completed
 
         from runner_dask.worker import run_on_worker
 
@@ -118,6 +118,7 @@ class DaskExecutor(Executor):
         futures: dict[str, Any] = {}
         completed = as_completed(loop=self.client.loop)
         run_id = uuid.uuid4().hex[:8]
+        stop = f"runner-stop-{run_id}"  # set on Ctrl-C: the running tasks abort their connections
 
         def submit_next() -> None:
             while queue:
@@ -127,7 +128,7 @@ class DaskExecutor(Executor):
                     done(HostOutcome(task.job.name, error=why, cause=EXECUTOR_CAUSE))
                     continue
                 key = f"runner-{run_id}-{task.job.name}"
-                future = self.client.submit(run_on_worker, task, key=key, pure=False, retries=0)
+                future = self.client.submit(run_on_worker, task, stop, key=key, pure=False, retries=0)
                 in_flight[key], futures[key] = task.job.name, future
                 completed.add(future)
                 return
@@ -143,6 +144,10 @@ class DaskExecutor(Executor):
         except BaseException:
             if futures:
                 self.client.cancel(list(futures.values()))
+                try:
+                    Event(stop, client=self.client).set()
+                except Exception:  # the scheduler is gone too: the tasks went with it
+                    pass
             raise
 
     def _outcome(self, future: Any, host: str, options: HostOptions) -> HostOutcome:
