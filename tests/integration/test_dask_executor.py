@@ -273,3 +273,24 @@ def test_ctrl_c_stops_the_hosts_running_on_workers(docker_hosts, dask_cluster, t
     until("the steps on the hosts to end", lambda: not any(sleeping(n) for n in hosts.names), timeout=45)
     for name in hosts.names:
         assert hosts.exec(name, "test", "-e", "/opt/slept", check=False).returncode == 1
+
+
+def test_a_setup_that_deploys_an_app_runs_on_the_controller(docker_hosts, dask_cluster, tmp_path) -> None:
+    books = write_cookbook(tmp_path, "d", RECIPE, templates=TEMPLATES)
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "index.html").write_text("hello from the controller\n")
+    config = {
+        "stack": {"cookbooks": [{"path": str(books)}]},
+        "layers": {"web": {"recipes": {"configure": ["d"]}}, "plain": {"recipes": {"configure": ["d"]}}},
+        "instances": {"web1": {"layers": ["web"]}, "plain1": {"layers": ["plain"]}},
+        "apps": {"site": {"layers": ["web"], "source": {"type": "directory", "path": str(site)}}},
+    }
+    hosts = docker_hosts(names=["web1", "plain1"], layers=("web", "plain"), config=config)
+    code, report, err = converge_json(hosts.stack.path, "--executor", dask_cluster.url)
+    assert code == 0, err
+    assert all(h["ok"] and h["ran_setup"] for h in report["hosts"]), report
+    assert "web1: runs on the controller, not on a worker: its setup deploys apps" in err, err
+    assert set(workers_used(err)) == {"plain1"}, err
+    assert hosts.exec("web1", "cat", "/srv/site/current/index.html").stdout == "hello from the controller\n"
+    assert "deploy[site]" in {r["resource"] for r in by_host(report)["web1"]["resources"]}
