@@ -25,7 +25,7 @@ from runner.engine.outcome import HostOutcome
 from runner.engine.remote import EXECUTOR_CAUSE, RemoteJob, check_picklable, portable, replay
 from runner.engine.run import run_jobs
 from runner.errors import RunInterrupted, UserError
-from runner.ssh.group import HostGroup
+from runner.ssh.group import DEFAULT_PARALLEL, HostGroup
 
 DEFAULT_PORT = 8786
 #: how long reaching the scheduler, and then its first worker, may take
@@ -52,7 +52,7 @@ class DaskExecutor(Executor):
     description = "each host's job on a worker of a Dask cluster: dask://SCHEDULER_HOST:PORT"
     connects_here = False
 
-    def __init__(self, url: str, parallel: int = 25):
+    def __init__(self, url: str, parallel: int = DEFAULT_PARALLEL):
         super().__init__(url, parallel)
         self.address = scheduler_address(url)
         self.client: Any = None
@@ -99,9 +99,10 @@ class DaskExecutor(Executor):
             self._run_remote(tasks, options, done, in_flight)
             if local is not None:
                 local.result()
-        except KeyboardInterrupt:
+        except KeyboardInterrupt:  # the hosts under way may be half-converged: those on workers, those here
             group.abort()
-            raise RunInterrupted(tuple(in_flight.values())) from None
+            finished = {o.host for o in outcomes}
+            raise RunInterrupted((*in_flight.values(), *(j.name for j in here if j.name not in finished))) from None
         finally:
             if pool is not None:
                 pool.shutdown(wait=False, cancel_futures=True)
