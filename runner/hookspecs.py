@@ -111,6 +111,24 @@ def runner_app_sources() -> list[type[AppSourceType]]:
     """
 
 
+@hookspec
+def runner_executors() -> list[Any]:
+    """Return the executors this plugin adds: where the per-host work of a recipe run happens.
+
+    Called once when the registry is built. Each class's ``scheme`` is the URL
+    scheme it serves: ``runner converge --executor dask://HOST:PORT`` (or
+    ``Session.open(..., executor=...)``) runs the hosts' jobs with the executor
+    whose scheme is ``dask``; the built-in ``local`` one (threads of this
+    process) is the default. Compiling, the setup record, the report,
+    redaction and events stay on the controller.
+
+    :return: a list of :class:`runner.engine.executor.Executor` subclasses
+        (annotated ``Any`` here: executors sit in the engine, above the hooks).
+
+    .. versionadded:: 0.4
+    """
+
+
 # -------------------------------------------------------------------------
 # Command-line hooks: called while the ``runner`` command line is built,
 # before it is parsed.

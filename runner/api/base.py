@@ -37,7 +37,8 @@ class SessionBase:
     """A stack and its plugins, and what every run on them shares."""
 
     def __init__(self, stack: Stack, registry: Registry, on_event: EventHandler | None = None, *,
-                 parallel: int = DEFAULT_PARALLEL, verbose: int = 0, shard: Shard | None = None):
+                 parallel: int = DEFAULT_PARALLEL, verbose: int = 0, shard: Shard | None = None,
+                 executor: str | None = None):
         if parallel < 1:
             raise UserError(f"parallel must be 1 or more, got {parallel}")
         self.stack, self.registry = stack, registry
@@ -46,6 +47,10 @@ class SessionBase:
         self.shard = shard
         #: what the shard picked in the last selection of a run (None without a shard)
         self.shard_selection: ShardSelection | None = None
+        #: the URL of the executor recipe runs use (None: the local one); its scheme is checked now
+        self.executor = executor
+        if executor is not None:
+            registry.executor(executor)
         self._announced: dict[RunInfo, set[str]] = {}  # per run under way: hosts whose HostFinished is out
 
     # -- what every run shares -------------------------------------------------------

@@ -12,10 +12,10 @@ from runner.api.base import SessionBase
 from runner.api.reports import LifecycleReport
 from runner.deploy.join import setup_deploys
 from runner.engine import hostlock
+from runner.engine.executor import DEFAULT_EXECUTOR, Executor
 from runner.engine.host import HostJob, HostOptions
 from runner.engine.outcome import CHANGED, FAILED, NOT_RUN, OK, SKIPPED, HostOutcome
 from runner.engine.redact import Redactor
-from runner.engine.run import run_jobs
 from runner.events import Progress, ResourceChanged
 from runner.lifecycle import RunPlan, plan_run
 from runner.model.lifecycle import CONVERGE, SETUP, SHUTDOWN
@@ -51,11 +51,25 @@ def run_recipes(session: SessionBase, command: str, names: list[str], *,
     A recipe or template error raises UserError before any host is touched.
     Hosts are connected (up to ``parallel``) while the recipes compile;
     shutdown runs use their own targets (commands bounded by shutdown_timeout).
+    The hosts' jobs run on the session's executor (``session.executor``, a URL; default
+    ``local``: threads of this process); everything else stays here.
     """
+    url = session.executor or DEFAULT_EXECUTOR
+    executor: Executor = session.registry.executor(url)(url, session.parallel)
+    executor.open()  # an executor that cannot start (a cluster not answering) stops the run here
+    try:
+        return _run_recipes(session, executor, command, names, custom_json=custom_json, recipes=recipes,
+                            plan_only=plan_only)
+    finally:
+        executor.close()
+
+
+def _run_recipes(session: SessionBase, executor: Executor, command: str, names: list[str], *,
+                 custom_json: Mapping[str, Any] | None, recipes: Sequence[str], plan_only: bool) -> LifecycleReport:
     stack, registry = session.stack, session.registry
     states = session.states()
     group = HostGroup(online_targets(stack, states, names).values(), session.parallel)
-    if command != SHUTDOWN:
+    if command != SHUTDOWN and executor.connects_here:
         group.connect_in_background(names)
     try:
         plan = plan_run(stack, registry, command, names, dict(custom_json or {}), recipes, states,
@@ -84,7 +98,7 @@ def run_recipes(session: SessionBase, command: str, names: list[str], *,
     if record is not None:
         retry_failed_setups(plan, record, log)
 
-        def setup_starts(host: str) -> None:  # called from the host's worker thread
+        def setup_starts(host: str) -> None:  # called from the host's worker thread (or an executor's replay)
             setting_up.add(host)
             _remember(log, host, lambda: record.mark_running([host]))
         options.on_setup = setup_starts
@@ -95,7 +109,7 @@ def run_recipes(session: SessionBase, command: str, names: list[str], *,
 
     try:
         with group:
-            for outcome in run_jobs(plan.jobs, group, options, on_done=host_done):
+            for outcome in executor.run(plan.jobs, group, options, on_done=host_done):
                 done[outcome.host] = outcome
     finally:
         if record is not None:

@@ -69,12 +69,16 @@ class Session(SessionBase):
     def open(cls, path: str | Path = "stack.yml", *, on_event: EventHandler | None = None,
              registry: Registry | None = None, disabled_plugins: Sequence[str] | None = None,
              parallel: int = DEFAULT_PARALLEL, verbose: int = 0,
-             shard: Shard | str | None = None) -> "Session":
+             shard: Shard | str | None = None, executor: str | None = None) -> "Session":
         """Load and fully validate the stack file (and its cookbooks and recipes); touches no host.
 
         ``registry`` defaults to every installed plugin but those in ``disabled_plugins``
         (default: the names in $RUNNER_DISABLE_PLUGINS). ``shard``: every run acts only on
         this shard of the selected instances (a :class:`Shard`, or ``"I/N"`` with 0 <= I < N).
+        ``executor`` is where recipe runs
+        (converge, setup, configure, execute_recipes, plan) do each host's work: an executor URL
+        such as ``"dask://127.0.0.1:8786"`` (the runner-dask plugin); None or ``"local"``: threads
+        of this process. An unknown scheme raises UserError here.
         """
         from runner.cookbooks.validate import load_and_validate
 
@@ -89,7 +93,8 @@ class Session(SessionBase):
                                   known_balancers=set(registry.load_balancers) or None,
                                   known_sources={n: t.declaration() for n, t in registry.app_sources.items()},
                                   registry=registry)
-        return cls(stack, registry, on_event, parallel=parallel, verbose=verbose, shard=shard)
+        return cls(stack, registry, on_event, parallel=parallel, verbose=verbose, shard=shard,
+                   executor=executor)
 
     def __enter__(self) -> "Session":
         return self

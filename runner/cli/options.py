@@ -30,7 +30,8 @@ def open_session(args: argparse.Namespace, ctx: CommandContext) -> Session:
     shard = getattr(args, "shard", None)
     return Session.open(args.file, registry=ctx.registry, on_event=LivePrinter(ctx.err),
                         parallel=getattr(args, "parallel", DEFAULT_PARALLEL), verbose=args.verbose,
-                        shard=None if shard is None else Shard.parse(shard))
+                        shard=None if shard is None else Shard.parse(shard),
+                        executor=getattr(args, "executor", None))
 
 
 def add_shard(parser: argparse.ArgumentParser) -> None:

@@ -43,6 +43,7 @@ BUILTIN_PLUGINS: tuple[tuple[str, str], ...] = (
     ("watch", "runner.cli.commands.watch"),
     ("secrets", "runner.cli.commands.secrets"),
     ("import", "runner.cli.commands.import_"),
+    ("local-executor", "runner.engine.local"),
 )
 
 #: Built-in plugins that cannot be blocked: without them nobody could see what is loaded.

@@ -31,7 +31,7 @@ from runner.strategies.api import Strategy
 
 REGISTRATION_HOOKS = (
     "runner_resource_types", "runner_strategies", "runner_providers", "runner_load_balancers",
-    "runner_app_sources", "runner_commands",
+    "runner_app_sources", "runner_commands", "runner_executors",
 )
 
 
@@ -47,6 +47,7 @@ class PluginInfo:
     load_balancers: list[str] = field(default_factory=list)
     app_sources: list[str] = field(default_factory=list)
     commands: list[str] = field(default_factory=list)
+    executors: list[str] = field(default_factory=list)
 
 
 def _canonical(name: str) -> str:
@@ -65,6 +66,8 @@ class Registry:
         self.app_sources: dict[str, type[AppSourceType]] = {}
         # what ``runner_commands`` returned, by ``.name``; only the CLI knows them as runner.cli.api.Command
         self.commands: dict[str, Any] = {}
+        # what ``runner_executors`` returned, by URL ``.scheme``; only the engine knows them as Executor
+        self.executors: dict[str, Any] = {}
         self.plugins: list[PluginInfo] = []
         owners: dict[tuple[str, str], str] = {}
         for name, origin in origins.items():  # load order: built-ins first, then entry points
@@ -94,6 +97,7 @@ class Registry:
             "runner_load_balancers": ("load balancer", self.load_balancers, info.load_balancers, "name"),
             "runner_app_sources": ("app source type", self.app_sources, info.app_sources, "name"),
             "runner_commands": ("command", self.commands, info.commands, "name"),
+            "runner_executors": ("executor", self.executors, info.executors, "scheme"),
         }[hook]
         for item in items:
             key = getattr(item, attr)
@@ -123,6 +127,15 @@ class Registry:
 
     def load_balancer(self, name: str) -> type[LoadBalancer]:
         return self._lookup("load balancer", self.load_balancers, name)
+
+    def executor(self, url: str) -> Any:
+        """The executor class serving ``url``'s scheme (``dask`` for ``dask://HOST:PORT``; ``local``)."""
+        scheme = url.split("://", 1)[0].strip().lower()
+        if scheme not in self.executors:
+            known = ", ".join(f"{s}://" if s != "local" else s for s in sorted(self.executors)) or "none"
+            raise UserError(f"executor {url!r}: no executor serves {scheme!r} URLs",
+                            hint=f"known: {known}; executor plugins (runner-dask ...) add more")
+        return self.executors[scheme]
 
     def cookbook_dirs(self, distribution: str) -> list[Path] | None:
         """What ``runner_cookbooks`` returns from the plugins of an installed ``distribution``, in load order.

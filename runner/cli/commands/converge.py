@@ -19,6 +19,9 @@ class RecipeRunCommand(Command):
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         add_parallel(parser)
         add_shard(parser)
+        parser.add_argument("--executor", default=None, metavar="URL",
+                            help="where each host's work runs: local (threads here, the default) or an executor "
+                                 "plugin's URL, e.g. dask://HOST:PORT (runner-dask); see docs/executors.md")
 
     def positional(self, args: argparse.Namespace) -> tuple[Any, ...]:
         """The method's arguments before the selection (none by default)."""
