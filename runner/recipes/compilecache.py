@@ -43,7 +43,7 @@ _MISSING = ("missing",)
 
 def value_key(value: Any) -> Any:
     """A comparable key of an attribute value: type and value of plain data, identity of anything else."""
-    if value is None or isinstance(value, (str, bool, int, float, bytes)):
+    if value is None or type(value) in (str, bool, int, float, bytes):  # not a subclass: it may print otherwise
         return (type(value).__name__, value)
     if isinstance(value, Mapping):
         return ("map", tuple((value_key(k), value_key(v)) for k, v in value.items()))
