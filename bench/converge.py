@@ -2,13 +2,16 @@
 
 Run by ``tox -e bench`` or directly::
 
-    python bench/converge.py --hosts 10 50 [--json figures.json] [--profile]
+    python bench/converge.py --hosts 10 50 200 [--pyinfra-hosts 50] [--transport paramiko ...]
+                             [--json figures.json] [--profile | --profile-cold]
 
 For each N in ``--hosts`` it starts N fresh Docker hosts through the docker
 provider (found in the plugin registry, as ``runner.testing`` does), applies the
 same workload with both tools (cold: first run on fresh hosts; no-op: the same
-run again) and prints wall times measured around each subprocess, runner's
-remote commands per host (from its JSON report) and the ratios. The containers
+run again, and for runner once more: "warm") and prints wall times measured
+around each subprocess, each one's peak RSS and CPU seconds (os.wait4), CPU per
+host, runner's remote commands per host (from its JSON report), the ratios and
+issue 16's targets with verdicts. The containers
 are always destroyed at the end, also on error or Ctrl-C.
 
 The workload, identical for both tools (each in its own base directory and
@@ -546,6 +549,14 @@ def bench_size(count: int, transport: str, args: argparse.Namespace, pyinfra_exe
         figures.start_notes = notes
         say(f"   provider start: {figures.start_seconds:.2f} s" + "".join(f"\n   {n}" for n in notes))
 
+        if args.profile_cold:  # fresh hosts: the first profiled converge is a cold one; nothing is timed
+            say("   profiling a cold converge and a no-op, in-process (bench/profile_noop.py --profile-only 2) ...")
+            proc = subprocess.run([sys.executable, str(HERE / "profile_noop.py"), "-f", str(hosts.stack_file),
+                                   "--parallel", str(count), "--profile-only", "2", "--top", "30"],
+                                  capture_output=True, text=True, timeout=args.timeout, cwd=workdir)
+            figures.profile = proc.stdout + (f"\n(profile exited {proc.returncode}: {tail(proc.stderr)})"
+                                             if proc.returncode else "")
+            return figures
         for label in ("cold", "noop", "warm"):
             if label != "cold" and not figures.runner.cold.ok:
                 break  # after a failed cold run a second run is no no-op
@@ -610,6 +621,8 @@ def bench_size(count: int, transport: str, args: argparse.Namespace, pyinfra_exe
 def _all_ok(f: SizeFigures) -> bool:
     if f.error:
         return False
+    if f.profile is not None and f.runner.cold.seconds is None:  # --profile-cold: nothing timed
+        return "exited" not in f.profile.splitlines()[-1] if f.profile.strip() else False
     runs = [f.runner.cold, f.runner.noop, f.runner.warm]
     if f.pyinfra.cold.seconds is not None:
         runs += [f.pyinfra.cold, f.pyinfra.noop]
@@ -741,6 +754,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="skip the extra untimed --debug pyinfra run that counts its remote commands")
     parser.add_argument("--profile", action="store_true",
                         help="after runner's no-op, profile one more no-op converge (bench/profile_noop.py)")
+    parser.add_argument("--profile-cold", action="store_true",
+                        help="instead of the timed runs: profile a cold converge and a no-op in-process on the "
+                        "fresh hosts of each size (bench/profile_noop.py --profile-only 2)")
     parser.add_argument("--wait-quiet", type=float, default=0, metavar="S",
                         help="before each size wait up to S seconds for no other containers and load < 1")
     parser.add_argument("--start-batch", type=int, default=16, metavar="K",
