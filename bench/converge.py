@@ -729,10 +729,16 @@ def target_lines(results: list[SizeFigures]) -> list[str]:
                 continue
             # linear work: CPU per host flat (start-up is a fixed cost, so it falls as hosts grow)
             growth = curve[-1][1] / curve[0][1] if curve[0][1] else None
+            # the CPU each further host adds between two sizes: the same at every step = linear
+            cpu = [(n, getattr(by_n[n].runner, label).cpu_seconds) for n, _ in curve]
+            marginal = [f"{a}->{b} hosts {1000 * (cb - ca) / (b - a):.1f} ms"
+                        for (a, ca), (b, cb) in zip(cpu, cpu[1:], strict=False)
+                        if ca is not None and cb is not None]
             lines.append(f"    controller CPU per host, {label}: "
                          + ", ".join(f"{n} hosts {ms:.1f} ms" for n, ms in curve)
                          + (f" (largest/smallest size: {growth:.2f}; <= 1 means at most linear)"
-                            if growth is not None else ""))
+                            if growth is not None else "")
+                         + (f"; each further host: {', '.join(marginal)}" if marginal else ""))
     return lines
 
 
