@@ -13,7 +13,8 @@ changing runner's code:
   inside it the provider's status, i.e. ``docker ps``/``docker inspect``, and
   the recipe compile), run_jobs, and per host the SSH connect (TCP + key
   exchange + auth) and each remote command;
-* cProfile over the main thread and every host thread of that run (merged, so
+* cProfile (of each thread's own CPU time, time.thread_time, so the load of the
+  machine does not count) over the main thread and every host thread of that run (merged, so
   cumulative times of host threads add up across threads).
 
 It prints figures only and changes nothing on the hosts when they are
@@ -110,7 +111,7 @@ class ProfilingPool:
 
     def map(self, fn: Callable[..., Any], *iterables: Any) -> Any:
         def profiled(*args: Any) -> Any:
-            prof = cProfile.Profile()
+            prof = cProfile.Profile(time.thread_time)  # CPU of this thread: load elsewhere does not count
             ProfilingPool.profiles.append(prof)
             return prof.runcall(fn, *args)
         return self.pool.map(profiled, *iterables)
@@ -118,7 +119,7 @@ class ProfilingPool:
 
 def instrumented_run(stack_file: str, parallel: int, profile: bool) -> tuple[float, Timers, dict, cProfile.Profile]:
     timers = Timers()
-    main_prof = cProfile.Profile()
+    main_prof = cProfile.Profile(time.thread_time)
     started = time.perf_counter()
     if profile:
         main_prof.enable()
