@@ -83,10 +83,11 @@ def run_recipes(session: SessionBase, command: str, names: list[str], *,
     record = setup_record.for_stack(stack) if command in (CONVERGE, SETUP) and not plan_only else None
     if record is not None:
         retry_failed_setups(plan, record, log)
+        marks = setup_record.RunningMarks(record)
 
         def setup_starts(host: str) -> None:  # called from the host's worker thread
             setting_up.add(host)
-            _remember(log, host, lambda: record.mark_running([host]))
+            _remember(log, host, lambda: marks.mark(host))
         options.on_setup = setup_starts
     done = {o.host: o for o in plan.offline}
 
