@@ -13,7 +13,8 @@ changing runner's code:
   inside it the provider's status, i.e. ``docker ps``/``docker inspect``, and
   the recipe compile), run_jobs, and per host the SSH connect (TCP + key
   exchange + auth) and each remote command;
-* cProfile over the main thread and every host thread of that run (merged, so
+* cProfile (of each thread's own CPU time, time.thread_time, so the load of the
+  machine does not count) over the main thread and every host thread of that run (merged, so
   cumulative times of host threads add up across threads).
 
 It prints figures only and changes nothing on the hosts when they are
@@ -110,7 +111,7 @@ class ProfilingPool:
 
     def map(self, fn: Callable[..., Any], *iterables: Any) -> Any:
         def profiled(*args: Any) -> Any:
-            prof = cProfile.Profile()
+            prof = cProfile.Profile(time.thread_time)  # CPU of this thread: load elsewhere does not count
             ProfilingPool.profiles.append(prof)
             return prof.runcall(fn, *args)
         return self.pool.map(profiled, *iterables)
@@ -118,7 +119,7 @@ class ProfilingPool:
 
 def instrumented_run(stack_file: str, parallel: int, profile: bool) -> tuple[float, Timers, dict, cProfile.Profile]:
     timers = Timers()
-    main_prof = cProfile.Profile()
+    main_prof = cProfile.Profile(time.thread_time)
     started = time.perf_counter()
     if profile:
         main_prof.enable()
@@ -296,7 +297,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-f", "--file", required=True, help="stack.yml of hosts converged already")
     parser.add_argument("--parallel", type=int, default=25)
     parser.add_argument("--top", type=int, default=15, help="cProfile rows to print (per ordering)")
+    parser.add_argument("--profile-only", type=int, metavar="RUNS", default=0,
+                        help="only RUNS converges under cProfile, each printed (on fresh hosts the first is a "
+                        "cold converge, the next no-ops); no start-up, timers or host-side figures")
     args = parser.parse_args(argv)
+    if args.profile_only:
+        for run in range(1, args.profile_only + 1):
+            ProfilingPool.profiles = []
+            wall, _timers, report, main_prof = instrumented_run(args.file, args.parallel, profile=True)
+            hosts = report.get("hosts", [])
+            print(f"\nconverge {run} under cProfile: {wall:.3f} s, exit {report.get('_exit')}, {len(hosts)} hosts, "
+                  f"changed {sum(h.get('changed', 0) for h in hosts)}; CPU "
+                  + ", ".join(f"{k} {'?' if v is None else f'{v:.3f} s'}" for k, v in report["_cpu"].items()))
+            print_profile(main_prof, args.top)
+        return 0
 
     best, tops, heavy, import_total = startup()
     print(f"start-up: `python -m runner --version` best of 3: {best:.3f} s; "
@@ -333,13 +347,19 @@ def main(argv: list[str] | None = None) -> int:
 
     # a second run under cProfile, main thread + every host thread merged
     wall2, _timers, _report, main_prof = instrumented_run(args.file, args.parallel, profile=True)
+    print(f"\ncProfile of one more no-op converge ({wall2:.3f} s under the profiler), main + host threads merged "
+          "(times of parallel threads add up):")
+    print_profile(main_prof, args.top)
+    return 0
+
+
+def print_profile(main_prof: cProfile.Profile, top: int) -> None:
+    """The main thread's profile and every host thread's, merged: the top rows by cumulative and own time."""
     stats = pstats.Stats(main_prof)
     for prof in ProfilingPool.profiles:
         with contextlib.suppress(TypeError):  # a thread that profiled nothing
             stats.add(prof)
-    print(f"\ncProfile of one more no-op converge ({wall2:.3f} s under the profiler), main + host threads merged "
-          "(times of parallel threads add up):")
-    for order, rows in (("cumulative", args.top), ("tottime", args.top)):
+    for order, rows in (("cumulative", top), ("tottime", top)):
         stream = io.StringIO()
         stats.stream = stream  # type: ignore[attr-defined]
         stats.sort_stats(order).print_stats(rows)
@@ -350,7 +370,6 @@ def main(argv: list[str] | None = None) -> int:
             for prefix in {sys.prefix, sys.base_prefix}:
                 line = line.replace(prefix, "<prefix>")
             print("    " + line[:150])
-    return 0
 
 
 if __name__ == "__main__":

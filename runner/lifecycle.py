@@ -44,6 +44,7 @@ from runner.model.stack import Instance, Stack
 from runner.plugin.registry import Registry
 from runner.providers.api import InstanceState, off_by_design
 from runner.recipes import (
+    CompileCache,
     DeploymentView,
     InstanceView,
     RunContext,
@@ -100,6 +101,7 @@ class EventCompiler:
                  command_json: dict[str, Any]):
         self.stack, self.registry, self.cookbooks = stack, registry, cookbooks
         self.views, self.command_json = views, command_json
+        self.compile_cache = CompileCache()  # hosts that would compile alike compile once per run
         self.command_id = str(uuid.uuid4())
         self.sent_at = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
 
@@ -111,7 +113,7 @@ class EventCompiler:
 
     def context(self, inst: Instance, event: str, deployment: DeploymentView | None = None) -> RunContext:
         return RunContext(self.stack, inst, self.views, event, self.cookbooks, self.registry.resource_types,
-                          self.command_json, deployment, self.command_id, self.sent_at)
+                          self.command_json, deployment, self.command_id, self.sent_at, self.compile_cache)
 
     def recipes(self, inst: Instance, event: str) -> list[str]:
         return [r for layer in inst.layers for r in self.stack.layers[layer].recipes.get(event, ())]

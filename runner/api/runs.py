@@ -97,10 +97,11 @@ def _run_recipes(session: SessionBase, executor: Executor, command: str, names: 
     record = setup_record.for_stack(stack) if command in (CONVERGE, SETUP) and not plan_only else None
     if record is not None:
         retry_failed_setups(plan, record, log)
+        marks = setup_record.RunningMarks(record)
 
         def setup_starts(host: str) -> None:  # called from the host's worker thread (or an executor's replay)
             setting_up.add(host)
-            _remember(log, host, lambda: record.mark_running([host]))
+            _remember(log, host, lambda: marks.mark(host))
         options.on_setup = setup_starts
     done = {o.host: o for o in plan.offline}
 

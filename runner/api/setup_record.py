@@ -22,6 +22,7 @@ from __future__ import annotations
 import datetime as _dt
 import os
 import socket
+import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -161,6 +162,52 @@ class SetupRecord:
             for name, error in failures.items():
                 entries[name] = SetupEntry(SETUP_FAILED, now(), os.getpid(), socket.gethostname(), error).to_json()
         self.update(change)
+
+
+class RunningMarks:
+    """:meth:`SetupRecord.mark_running` for setups that start one by one, each on its host's thread.
+
+    One write of the record per host would read and rewrite the whole file for each (a cost that
+    grows with the hosts, so a run's grows with their square). Here the hosts that arrive while a
+    write is under way go together in the next: each caller returns once a write holding its host
+    is on disk, or raises that write's error.
+    """
+
+    def __init__(self, record: SetupRecord):
+        self.record = record
+        self._cond = threading.Condition()
+        self._pending: list[str] = []
+        self._next = 0  # the number the next write takes
+        self._done = 0  # writes finished
+        self._busy = False
+        self._errors: dict[int, OSError] = {}
+        self.writes = 0  # how many writes there were (for tests and benchmarks)
+
+    def mark(self, host: str) -> None:
+        with self._cond:
+            self._pending.append(host)
+            mine = self._next  # the next write to start carries this host
+            while self._done <= mine:
+                if self._busy:
+                    self._cond.wait()
+                    continue
+                batch, self._pending = self._pending, []
+                number, self._next, self._busy = self._next, self._next + 1, True
+                self._cond.release()
+                error = None
+                try:
+                    self.record.mark_running(batch)
+                except OSError as exc:
+                    error = exc
+                finally:
+                    self._cond.acquire()
+                    self._busy, self._done = False, number + 1
+                    self.writes += 1
+                    if error is not None:
+                        self._errors[number] = error
+                    self._cond.notify_all()
+            if mine in self._errors:
+                raise self._errors[mine]
 
 
 def for_stack(stack: Stack) -> SetupRecord:

@@ -90,12 +90,22 @@ class Cookbook:
         return _inside(self.files_dir, name)
 
 
+#: (directory, name) -> the resolved file found there: resolving a path costs a stat per part, once
+#: per template of every host otherwise. A hit is checked to still be a file; misses are not kept.
+_found: dict[tuple[Path, str], Path] = {}
+
+
 def _inside(directory: Path | None, name: str) -> Path | None:
     if directory is None:
         return None
+    candidate = _found.get((directory, name))
+    if candidate is not None and candidate.is_file():
+        return candidate
     candidate = (directory / name).resolve()
     if directory.resolve() not in candidate.parents or not candidate.is_file():
+        _found.pop((directory, name), None)
         return None  # missing, or "../" escaping the cookbook
+    _found[(directory, name)] = candidate
     return candidate
 
 

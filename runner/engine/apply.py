@@ -17,11 +17,10 @@ A notified action is subject to its resource's guards, as in Chef.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
-from runner.engine.probe import guard_shell
+from runner.engine.probe import TokenMarks, guard_shell
 from runner.resources.api import UNCHANGED_LINE, Resource, Step
 from runner.resources.payload import Payload, payload_chunks, payload_size
 
@@ -159,16 +158,17 @@ class EntryOutcome:
     output: str
 
 
+_APPLY_MARKS = TokenMarks(r"begin:(?P<b>[^\n]+)|end:(?P<e>[^\n:]+(?::[^\n:]+:[^\n:]+)?):(?P<rc>\d+):(?P<ch>[01])"
+                          r"|skip:(?P<s>[^\n]+)|done:(?P<f>[^\n]*)")
+_RUNNING_MARKS = TokenMarks(r"begin:(?P<b>[^\n]+)|end:|skip:|done:", whole_line=False)
+
+
 def parse_apply_output(text: str, token: str) -> tuple[dict[str, EntryOutcome], bool]:
     """Each entry's outcome, and whether the script ran to its end."""
-    tok = re.escape(token)
-    marks = re.compile(
-        rf"^{tok}:(?:begin:(?P<b>[^\n]+)|end:(?P<e>[^\n:]+(?::[^\n:]+:[^\n:]+)?):(?P<rc>\d+):(?P<ch>[01])"
-        rf"|skip:(?P<s>[^\n]+)|done:(?P<f>[^\n]*))$", re.M)
     outcomes: dict[str, EntryOutcome] = {}
     start: dict[str, int] = {}
     finished = False
-    for m in marks.finditer(text):
+    for m in _APPLY_MARKS.finditer(text, token):
         if m.group("b"):
             start[m.group("b")] = m.end() + 1
         elif m.group("e"):
@@ -188,8 +188,7 @@ def parse_apply_output(text: str, token: str) -> tuple[dict[str, EntryOutcome], 
 
 def running_entry(text: str, token: str) -> str | None:
     """The id of the entry that began and had not ended where ``text`` (a cut-off apply's output) stops."""
-    tok = re.escape(token)
     running = None
-    for m in re.finditer(rf"^{tok}:(?:begin:(?P<b>[^\n]+)|end:|skip:|done:)", text, re.M):
+    for m in _RUNNING_MARKS.finditer(text, token):
         running = m.group("b")
     return running

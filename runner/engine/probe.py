@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import secrets
 import shlex
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from runner.resources.api import Resource
@@ -88,23 +88,41 @@ class ProbeParseError(ValueError):
     pass
 
 
+class TokenMarks:
+    """The marker lines ``TOKEN:<body>`` of a script's output, for any token, from one compiled pattern.
+
+    A pattern with each host's token in it would be compiled anew for every host (the tokens are
+    random, so ``re``'s cache never hits); this one matches any token and keeps the lines of the
+    token asked for. A token with a ``:`` or a newline in it gets a pattern of its own.
+    """
+
+    def __init__(self, body: str, whole_line: bool = True):
+        self.body = rf"(?:{body})" + ("$" if whole_line else "")
+        self.pattern = re.compile(rf"^(?P<tok>[^\n:]+):{self.body}", re.M)
+
+    def finditer(self, text: str, token: str) -> Iterator[re.Match[str]]:
+        if ":" in token or "\n" in token or not token:
+            yield from re.finditer(rf"^(?P<tok>{re.escape(token)}):{self.body}", text, re.M)
+            return
+        for m in self.pattern.finditer(text):
+            if m.group("tok") == token:
+                yield m
+
+
+_PROBE_MARKS = TokenMarks(r"(?P<probe>probe:(?P<pi>b?\d+))|(?P<guard>guard:(?P<gi>\d+):(?P<gv>[01]))"
+                          r"|(?P<status>status:(?P<si>b?\d+):(?P<sv>\d+))|(?P<done>done)")
+
+
 def parse_probe_output(text: str, token: str, resources: Sequence[Resource]) -> ProbeResult:
     """Split the probe script's stdout into each resource's output, status and guard."""
     count = len(resources)
-    tok = re.escape(token)
-    pattern = re.compile(
-        rf"^{tok}:(?:(?P<probe>probe:(?P<pi>b?\d+))|"
-        rf"(?P<guard>guard:(?P<gi>\d+):(?P<gv>[01]))|(?P<status>status:(?P<si>b?\d+):(?P<sv>\d+))|"
-        rf"(?P<done>done))$",
-        re.M,
-    )
     outputs: dict[int | str, str] = {}
     statuses: dict[int | str, int] = {}
     guards: dict[int, bool] = {}
     open_key: str | int | None = None
     start = 0
     done = False
-    for m in pattern.finditer(text):
+    for m in _PROBE_MARKS.finditer(text, token):
         if open_key is not None and m.group("status"):
             body = text[start:m.start()]
             outputs[open_key] = body[:-1] if body.endswith("\n") else body  # less the newline the frame added

@@ -5,6 +5,7 @@ The engine builds a :class:`RunContext` per host and calls
 ``/srv/<app>/databags/`` and hides :func:`secret_values` in its output.
 """
 
+from runner.recipes.compilecache import CompileCache
 from runner.recipes.compiler import compile_run_list, cookbook_order, node_attributes
 from runner.recipes.context import (
     AppView,
@@ -25,6 +26,7 @@ __all__ = [
     "BAG_NAMES",
     "CONTEXT_NAMES",
     "AppView",
+    "CompileCache",
     "DeploymentView",
     "InstanceView",
     "LayerView",

@@ -8,18 +8,21 @@ located in the recipe (or the template) the user has to fix.
 from __future__ import annotations
 
 import builtins
+import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
 from runner.cookbooks import Cookbook, CookbookSet, RecipeRef, merge_attributes
 from runner.errors import Location, UserError
 from runner.recipes.codecache import load_recipe
+from runner.recipes.compilecache import CompileCache, HostFacts, ReadLog, TrackedNode, tracked_view
 from runner.recipes.context import Node, RunContext
 from runner.recipes.dsl import compile_context, resource_function
 from runner.recipes.locate import caller_location, exit_error, recipe_error
 from runner.recipes.notifications import resolve_notifications
 from runner.recipes.scope import build_scope
 from runner.recipes.secrets import mark_sensitive, secret_values
+from runner.recipes.views import instance_views, self_view
 from runner.resources.api import Resource
 
 
@@ -34,7 +37,35 @@ def compile_run_list(ctx: RunContext, run_list: Sequence[str]) -> list[Resource]
     """
     roots = [ctx.cookbooks.resolve_recipe(name) for name in run_list]
     books = cookbook_order(ctx.cookbooks, roots)
-    run = _Run(ctx, Node(node_attributes(ctx, books)), {book.name for book in books})
+    attributes = node_attributes(ctx, books)
+    cache: CompileCache | None = ctx.compile_cache
+    mine = next((view for view in ctx.instances if view.name == ctx.instance.name), None)
+    if cache is None or mine is None:
+        node = Node(attributes)
+        return _compile(ctx, roots, books, node, build_scope(ctx, node))
+
+    def fresh(log: ReadLog) -> list[Resource]:
+        node = TrackedNode(attributes, (), log)
+        views = instance_views(ctx)
+        me = tracked_view(self_view(views), log, own=True)  # found before tracking: finding it reads is_self
+        scope = build_scope(ctx, node, [tracked_view(view, log, own=False) for view in views], me)
+        databag = scope["databag"]
+
+        def databag_of_this_instance(name: str) -> list[dict[str, Any]]:
+            log.add("self", ("name",))  # a data bag names the instance it is written for
+            return databag(name)
+
+        scope["databag"] = databag_of_this_instance
+        return _compile(ctx, roots, books, node, scope)
+
+    key = (ctx.event, tuple(run_list), repr(ctx.deployment), tuple(ctx.instance.layers),
+           id(ctx.stack), id(ctx.cookbooks), id(ctx.instances), id(ctx.command_json))
+    return cache.compile(key, HostFacts(attributes, dataclasses.replace(mine, is_self=True)), fresh)
+
+
+def _compile(ctx: RunContext, roots: Sequence[RecipeRef], books: Sequence[Cookbook], node: Node,
+             scope: dict[str, Any]) -> list[Resource]:
+    run = _Run(ctx, node, {book.name for book in books}, scope)
     for ref in roots:
         run.include(ref)
     resolve_notifications(run.resources)
@@ -96,10 +127,10 @@ def cookbook_order(cookbooks: CookbookSet, roots: Sequence[RecipeRef]) -> list[C
 class _Run:
     """One compile: the collection, the recipes already run, the context names."""
 
-    def __init__(self, ctx: RunContext, node: Node, loaded: set[str]) -> None:
+    def __init__(self, ctx: RunContext, node: Node, loaded: set[str], scope: dict[str, Any]) -> None:
         self.ctx = ctx
         self.loaded = loaded  # cookbooks whose attributes are in the node
-        self.scope = build_scope(ctx, node)
+        self.scope = scope  # the context names (build_scope)
         self.resources: list[Resource] = []
         self.done: set[str] = set()
         self.files: set[str] = set()  # recipe files of this run, to find recipe lines in frames

@@ -50,7 +50,11 @@ class Node(Mapping[str, Any]):
             value = self._data[key]
         except (KeyError, TypeError):
             raise MissingAttribute(f"{self.describe((*self._path, key))} is not set") from None
-        return _wrap(value, (*self._path, key))
+        return self._child(value, (*self._path, key))
+
+    def _child(self, value: Any, path: tuple[Any, ...]) -> Any:
+        """What ``node[key]`` gives for ``value``: a Node for a mapping, a new list for a list."""
+        return _wrap(value, path)
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
@@ -179,6 +183,10 @@ class RunContext:
     deployment: DeploymentView | None = None
     command_id: str = ""
     sent_at: str = ""
+    #: a run's :class:`runner.recipes.compilecache.CompileCache`, shared by every host's context of
+    #: the run (None: each compile runs the recipes). It must only be shared by contexts that differ
+    #: in ``instance`` alone.
+    compile_cache: Any = None
 
     def __post_init__(self) -> None:
         if self.event not in RECIPE_EVENTS:

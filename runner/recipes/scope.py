@@ -6,7 +6,7 @@ import copy
 from collections.abc import Callable
 from typing import Any
 
-from runner.recipes.context import Node, RunContext
+from runner.recipes.context import InstanceView, Node, RunContext
 from runner.recipes.databags import build_databags
 from runner.recipes.views import app_view, instance_views, layer_views, self_view, stack_view
 
@@ -35,17 +35,21 @@ class Named(dict[str, Any]):
         raise UnknownName(f"no {self.kind} {key!r} in this stack ({self.kind}s: {known})")
 
 
-def build_scope(ctx: RunContext, node: Node) -> dict[str, Any]:
+def build_scope(ctx: RunContext, node: Node, instances: list[InstanceView] | None = None,
+                me: InstanceView | None = None) -> dict[str, Any]:
     """The context names (:data:`CONTEXT_NAMES`) for one run.
 
     ``layers`` and ``apps`` hold every layer and app of the stack, by name
     (an app's ``layers`` say where it runs); ``layer`` is this instance's
     first layer; ``instances`` is every instance, this one included
-    (``is_self``).
+    (``is_self``). ``instances`` and ``me`` (this instance's view) replace the views built from
+    ``ctx`` (the compile cache gives views that record what is read).
     """
-    instances = instance_views(ctx)
+    if instances is None:
+        instances = instance_views(ctx)
     layers = layer_views(ctx.stack, instances)
-    me = self_view(instances)
+    if me is None:
+        me = self_view(instances)
     return {
         "node": node,
         "stack": stack_view(ctx.stack),

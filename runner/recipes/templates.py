@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
@@ -18,6 +20,7 @@ from types import TracebackType
 from typing import Any
 
 import jinja2
+import jinja2.meta
 
 from runner.cookbooks import Cookbook
 from runner.errors import Location, UserError
@@ -37,8 +40,23 @@ def render(cookbook: Cookbook, source: str, variables: Mapping[str, Any] | None,
     root = cookbook.templates_dir.resolve()
     env = _environment(str(root))
     try:
-        template = env.get_template(path.relative_to(root).as_posix())
-        return template.render({**context, **(variables or {})})
+        name = path.relative_to(root).as_posix()
+        template = env.get_template(name)
+        scope = {**context, **(variables or {})}
+        key = _render_key(env, path, scope)
+        if key is not None:
+            with _renders_lock:
+                text = _renders.get(key)
+                if text is not None:
+                    _renders.move_to_end(key)
+                    return text
+        text = template.render(scope)
+        if key is not None:
+            with _renders_lock:
+                _renders[key] = text
+                while len(_renders) > RENDER_CACHE_SIZE:
+                    _renders.popitem(last=False)
+        return text
     except jinja2.TemplateSyntaxError as exc:
         where = Location.of(exc.filename or path, exc.lineno or 0)
         raise UserError(f"template syntax error: {exc.message}", where) from None
@@ -54,6 +72,68 @@ def render(cookbook: Cookbook, source: str, variables: Mapping[str, Any] | None,
     except Exception as exc:  # whatever a template's expressions raise is the template's error
         where = _template_frame(exc.__traceback__, root) or Location.of(path)
         raise UserError(f"{type(exc).__name__}: {exc}", where) from None
+
+
+#: renders kept (a run's templates, rendered with the same values on many hosts, render once)
+RENDER_CACHE_SIZE = 1024
+_renders: OrderedDict[tuple[Any, ...], str] = OrderedDict()
+_renders_lock = threading.Lock()
+_names: dict[str, tuple[tuple[int, int, int], frozenset[str] | None]] = {}
+
+
+def _render_key(env: jinja2.Environment, path: Path, scope: Mapping[str, Any]) -> tuple[Any, ...] | None:
+    """What a render of ``name`` depends on: the file's version and the values of the names it uses.
+
+    None (render it): the template includes, imports or extends another (whose names are not
+    counted here), or uses a name whose value is not plain data (a node, a view, any object:
+    reads through those must happen, and be recorded, at each render), or one that is undefined.
+    """
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    version = (st.st_ino, st.st_mtime_ns, st.st_size)
+    names = _used_names(env, str(path), version)
+    if names is None:
+        return None
+    values = []
+    for used in sorted(names):
+        if used in scope:
+            key = _plain_key(scope[used])
+            if key is None:
+                return None
+            values.append((used, key))
+        elif used not in env.globals:
+            return None  # undefined: the render reports it
+    return (str(path), version, tuple(values))
+
+
+def _used_names(env: jinja2.Environment, path: str, version: tuple[int, int, int]) -> frozenset[str] | None:
+    """The names the template takes from outside (parsed once per version of its file); None: it
+    includes, imports or extends another template."""
+    with _renders_lock:
+        hit = _names.get(path)
+    if hit is not None and hit[0] == version:
+        return hit[1]
+    tree = env.parse(Path(path).read_text())
+    referenced = list(jinja2.meta.find_referenced_templates(tree))
+    found = None if referenced else frozenset(jinja2.meta.find_undeclared_variables(tree))
+    with _renders_lock:
+        _names[path] = (version, found)
+    return found
+
+
+def _plain_key(value: Any) -> Any:
+    """Type and value of plain data (str, numbers, bool, None, lists, tuples and dicts of them); else None."""
+    if value is None or type(value) in (str, bool, int, float, bytes):  # not a subclass: it may print otherwise
+        return (type(value).__name__, value)
+    if type(value) in (list, tuple):
+        keys = [_plain_key(item) for item in value]
+        return None if any(k is None for k in keys) else (type(value).__name__, tuple(keys))
+    if type(value) is dict:
+        items = [(_plain_key(k), _plain_key(v)) for k, v in value.items()]
+        return None if any(k is None or v is None for k, v in items) else ("dict", tuple(items))
+    return None
 
 
 @lru_cache(maxsize=64)

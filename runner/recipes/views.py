@@ -17,8 +17,10 @@ def instance_views(ctx: RunContext) -> list[InstanceView]:
     (it is being configured, so it is reachable).
     """
     me = ctx.instance.name
-    views = [dataclasses.replace(view, is_self=view.name == me) for view in ctx.instances]
-    if not any(view.is_self for view in views):
+    # only the views whose is_self is wrong are replaced: a copy of each would cost every host O(instances)
+    views = [view if view.is_self == (view.name == me) else dataclasses.replace(view, is_self=view.name == me)
+             for view in ctx.instances]
+    if not any(view.name == me for view in views):
         instance = ctx.instance
         views.append(InstanceView(instance.name, instance.hostname, instance.layers, instance.address, "online", True))
     return views

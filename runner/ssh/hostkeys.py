@@ -33,28 +33,91 @@ class WarnOffPolicy(paramiko.MissingHostKeyPolicy):
         print(f"runner: warning: not verifying the host key of {hostname} (host_key_policy: off)", file=sys.stderr)
 
 
-_cache: dict[Path, tuple[tuple[int, int], paramiko.HostKeys]] = {}
+class ParsedKnownHosts:
+    """One version of a known_hosts file, parsed once and indexed by host field.
+
+    Plain host fields are found in a dict; hashed ones (``|1|salt|hash``, OpenSSH's
+    HashKnownHosts) are matched the way paramiko matches them, once per looked-up name.
+    """
+
+    def __init__(self, keys: paramiko.HostKeys):
+        self.plain: dict[str, list[tuple[int, paramiko.PKey]]] = {}
+        self.hashed: list[tuple[int, paramiko.hostkeys.HostKeyEntry]] = []
+        for index, entry in enumerate(keys._entries):  # paramiko's entries in file order (it has no public list)
+            if entry.key is None:
+                continue
+            if any(field.startswith("|1|") for field in entry.hostnames):
+                self.hashed.append((index, entry))
+            for field in entry.hostnames:
+                if not field.startswith("|1|"):
+                    self.plain.setdefault(field, []).append((index, entry.key))
+        self._found: dict[str, list[tuple[str, paramiko.PKey]]] = {}
+        self._lock = threading.Lock()
+
+    def lookup(self, name: str) -> list[tuple[str, paramiko.PKey]]:
+        """(key type, key) for ``name``: one key per type, the first in the file (as paramiko's lookup)."""
+        with self._lock:
+            found = self._found.get(name)
+        if found is not None:
+            return found
+        matches = list(self.plain.get(name, ()))
+        for index, entry in self.hashed:
+            if not name.startswith("|1|") and any(
+                    field.startswith("|1|") and paramiko.HostKeys.hash_host(name, field) == field
+                    for field in entry.hostnames):
+                matches.append((index, entry.key))
+        by_type: dict[str, paramiko.PKey] = {}
+        for _, key in sorted(matches, key=lambda match: match[0]):
+            by_type.setdefault(key.get_name(), key)
+        found = list(by_type.items())
+        with self._lock:
+            self._found[name] = found
+        return found
+
+
+_cache: dict[Path, tuple[tuple[int, int, int], ParsedKnownHosts]] = {}
 _cache_lock = threading.Lock()
 
 
-def _parsed(path: Path) -> paramiko.HostKeys | None:
-    """The file's keys, parsed once per version of the file (not once per connection)."""
+def _parse(path: Path) -> ParsedKnownHosts:
+    """Read and parse one known_hosts file (what the cache saves doing once per connection)."""
+    return ParsedKnownHosts(paramiko.HostKeys(str(path)))
+
+
+def _forget(path: Path) -> None:
+    """Drop the parsed copy of ``path``: :mod:`runner.ssh.known_hosts` has just rewritten it."""
+    with _cache_lock:
+        _cache.pop(Path(path), None)
+
+
+known_hosts.on_rewrite(_forget)
+
+
+def parsed_known_hosts(path: Path) -> ParsedKnownHosts | None:
+    """The file's keys, parsed once per version of the file (not once per connection).
+
+    A version is (inode, mtime_ns, size): the writers of :mod:`runner.ssh.known_hosts` replace
+    the file by a rename (a new inode), and also drop the parsed copy as they write, so a key
+    recorded under accept-new is seen by the next connection even within one mtime tick.
+    None: the file is missing or cannot be parsed.
+    """
+    path = Path(path)
     try:
         st = path.stat()
     except OSError:
         return None
-    version = (st.st_mtime_ns, st.st_size)
+    version = (st.st_ino, st.st_mtime_ns, st.st_size)
     with _cache_lock:
         hit = _cache.get(path)
         if hit and hit[0] == version:
             return hit[1]
     try:
-        keys = paramiko.HostKeys(str(path))
-    except (OSError, paramiko.SSHException):
+        parsed = _parse(path)
+    except (OSError, paramiko.SSHException, ValueError):
         return None  # an unreadable or odd file must not stop the others
     with _cache_lock:
-        _cache[path] = (version, keys)
-    return keys
+        _cache[path] = (version, parsed)
+    return parsed
 
 
 def load_known_hosts(client: paramiko.SSHClient, name: str, known_hosts: Path | None,
@@ -62,12 +125,12 @@ def load_known_hosts(client: paramiko.SSHClient, name: str, known_hosts: Path | 
     """Give ``client`` the keys recorded for ``name`` (``host`` or ``[host]:port``).
 
     Only that host's entries are copied from the stack's known_hosts and the
-    user's, so a run over many hosts parses each file once, not once a host.
+    user's, so a run over many hosts parses each file once, not once a host,
+    and finds a host's entries without going through every line.
     """
     for path in (*system, *([known_hosts] if known_hosts else [])):
-        keys = _parsed(path)
-        entry = keys.lookup(name) if keys is not None else None
-        for key_type, key in (entry or {}).items():
+        parsed = parsed_known_hosts(path)
+        for key_type, key in (parsed.lookup(name) if parsed is not None else ()):
             client.get_host_keys().add(name, key_type, key)
 
 

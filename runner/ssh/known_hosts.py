@@ -22,6 +22,13 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 _thread_lock = threading.Lock()
+_listeners: list[Callable[[Path], None]] = []
+
+
+def on_rewrite(listener: Callable[[Path], None]) -> None:
+    """Call ``listener(path)`` whenever this module has rewritten a known_hosts file (a parse cache drops it)."""
+    if listener not in _listeners:
+        _listeners.append(listener)
 
 
 def host_pattern(host: str, port: int) -> str:
@@ -54,6 +61,9 @@ def _rewrite(path: Path, change: Callable[[list[str]], list[str]]) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    finally:
+        for listener in _listeners:  # also after a failed write: the file may have changed all the same
+            listener(path)
 
 
 def _fields(line: str) -> list[str]:
