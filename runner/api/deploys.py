@@ -234,8 +234,7 @@ def undeploy(session: SessionBase, app_name: str, *, instances: Sequence[str] | 
 
     def work(state: HostDeploy) -> None:
         steps = HostSteps(state, app.name, redact, log, session.verbose)
-        steps.lock()
-        state.previous = steps.inspect().current
+        state.previous = steps.lock_and_inspect().current
         log(state.host, "running the undeploy recipes")
         steps.recipes(resources[state.host], options)
         entry = {**log_fields(UNDEPLOY, deployment_id, app.name, state.host, app.deploy.strategy, by),
