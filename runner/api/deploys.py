@@ -14,10 +14,12 @@ from runner.api.base import SessionBase
 from runner.api.reports import DeployReport, HistoryReport
 from runner.balancers.api import BalancerError
 from runner.cookbooks.resolve import load_cookbooks
+from runner.deploy import hostscripts
 from runner.deploy.host import DONE, FAILED_HOST, SKIPPED, HostDeploy, HostSteps, StepFailed
 from runner.deploy.rollout import Rollout, log_fields, who
 from runner.engine.host import HostOptions
 from runner.engine.redact import Redactor
+from runner.engine.wrap import Wrap
 from runner.errors import HostError, UserError
 from runner.events import Progress
 from runner.lifecycle import EventCompiler, instance_views
@@ -235,12 +237,12 @@ def undeploy(session: SessionBase, app_name: str, *, instances: Sequence[str] | 
     def work(state: HostDeploy) -> None:
         steps = HostSteps(state, app.name, redact, log, session.verbose)
         state.previous = steps.lock_and_inspect().current
-        log(state.host, "running the undeploy recipes")
-        steps.recipes(resources[state.host], options)
+        log(state.host, "running the undeploy recipes, then removing /srv/" + app.name)
         entry = {**log_fields(UNDEPLOY, deployment_id, app.name, state.host, app.deploy.strategy, by),
                  "release": None, "previous": state.previous, "result": "ok"}
-        log(state.host, f"removing /srv/{app.name}")
-        steps.undeploy(entry)
+        # the removal in the recipes' apply command (alone when they change nothing)
+        steps.change(resources[state.host], options,
+                     Wrap(after=lambda output: hostscripts.undeploy_script(app.name, entry)), "undeploy")
 
     info = session.started(UNDEPLOY, hosts, app=app.name)
     started = time.monotonic()

@@ -107,6 +107,8 @@ class HostSteps:
             line_end = text.find("\n", index)
             part = text[index + len(marker): line_end if line_end >= 0 else None].strip() or step
             output = text[line_end + 1:] if line_end >= 0 else ""
+        output = "".join(line for line in output.splitlines(keepends=True)
+                         if not line.startswith(hostscripts.HEALTH_TIME + " "))
         combined = (output + ("\n" + err if err.strip() else "")).strip()
         return part, self.redact(combined)[-OUTPUT_TAIL:]
 
@@ -175,7 +177,8 @@ class HostSteps:
                                  switched=switched)
             raise StepFailed(self.state.host, "recipes", outcome.error or "the recipes failed", switched=switched)
 
-    def change(self, resources: list[Resource], options: HostOptions, wrap: Wrap) -> str:
+    def change(self, resources: list[Resource], options: HostOptions, wrap: Wrap,
+               after_step: str = "hook:after_restart") -> str:
         """``wrap.before`` (stage, switch ...), the recipes, then ``wrap.after`` (hooks, health check,
         bookkeeping), in the recipes' probe and apply commands; ``after`` alone when nothing is to apply.
         Returns ``after``'s output. A failure raises StepFailed naming the step; its ``switched`` says
@@ -188,13 +191,13 @@ class HostSteps:
         if wrap.after_result is not None:
             result = wrap.after_result
             if result.exit_status != 0:
-                failed_step, output = self._failed_part(result, "after_restart")
+                failed_step, output = self._failed_part(result, after_step)
                 raise StepFailed(self.state.host, failed_step, f"exit status {result.exit_status}", output,
                                  switched=True)
             return result.stdout.decode("utf-8", "replace")
         if wrap.after_script:
             try:
-                return self.run("after_restart", wrap.after_script).stdout.decode("utf-8", "replace")
+                return self.run(after_step, wrap.after_script).stdout.decode("utf-8", "replace")
             except StepFailed as exc:
                 exc.switched = True
                 raise
@@ -210,9 +213,6 @@ class HostSteps:
 
     def finish(self, remove: list[str], entry: dict[str, Any]) -> None:
         self.run("finish", hostscripts.finish_script(self.app, remove, entry))
-
-    def undeploy(self, entry: dict[str, Any]) -> None:
-        self.run("undeploy", hostscripts.undeploy_script(self.app, entry))
 
     def history(self) -> str:
         return self.run("history", hostscripts.history_script(self.app)).stdout.decode("utf-8", "replace")
