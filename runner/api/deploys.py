@@ -180,10 +180,12 @@ def deploy(session: SessionBase, command: str, app_name: str, *, strategy: str |
     finally:
         rollout.close()
         if balancer is not None:
+            lb_commands = {name: conn.commands_run for name, conn in balancer.connections.items()}
             balancer.close()
     report = DeployReport(command, stack.name, app.name, [rollout.states[h] for h in hosts],
                           time.monotonic() - started, settings.strategy, rollout.release, rollout.stopped,
-                          rollout.batches, rollout.timings, redact, drained)
+                          rollout.batches, rollout.timings, redact, drained,
+                          lb_commands if balancer is not None else {})
     session.finished(info, report, report.seconds)
     return report
 
