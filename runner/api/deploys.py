@@ -14,10 +14,12 @@ from runner.api.base import SessionBase
 from runner.api.reports import DeployReport, HistoryReport
 from runner.balancers.api import BalancerError
 from runner.cookbooks.resolve import load_cookbooks
+from runner.deploy import hostscripts
 from runner.deploy.host import DONE, FAILED_HOST, SKIPPED, HostDeploy, HostSteps, StepFailed
 from runner.deploy.rollout import Rollout, log_fields, who
 from runner.engine.host import HostOptions
 from runner.engine.redact import Redactor
+from runner.engine.wrap import Wrap
 from runner.errors import HostError, UserError
 from runner.events import Progress
 from runner.lifecycle import EventCompiler, instance_views
@@ -194,10 +196,12 @@ def deploy(session: SessionBase, command: str, app_name: str, *, strategy: str |
     finally:
         rollout.close()
         if balancer is not None:
+            lb_commands = {name: conn.commands_run for name, conn in balancer.connections.items()}
             balancer.close()
     report = DeployReport(command, stack.name, app.name, [rollout.states[h] for h in hosts],
                           time.monotonic() - started, settings.strategy, rollout.release, rollout.stopped,
-                          rollout.batches, rollout.timings, redact, drained)
+                          rollout.batches, rollout.timings, redact, drained,
+                          lb_commands if balancer is not None else {})
     session.finished(info, report, report.seconds)
     return report
 
@@ -252,14 +256,13 @@ def undeploy(session: SessionBase, app_name: str, *, instances: Sequence[str] | 
 
     def work(state: HostDeploy) -> None:
         steps = HostSteps(state, app.name, redact, log, session.verbose)
-        steps.lock()
-        state.previous = steps.inspect().current
-        log(state.host, "running the undeploy recipes")
-        steps.recipes(resources[state.host], options)
+        state.previous = steps.lock_and_inspect().current
+        log(state.host, "running the undeploy recipes, then removing /srv/" + app.name)
         entry = {**log_fields(UNDEPLOY, deployment_id, app.name, state.host, app.deploy.strategy, by),
                  "release": None, "previous": state.previous, "result": "ok"}
-        log(state.host, f"removing /srv/{app.name}")
-        steps.undeploy(entry)
+        # the removal in the recipes' apply command (alone when they change nothing)
+        steps.change(resources[state.host], options,
+                     Wrap(after=lambda output: hostscripts.undeploy_script(app.name, entry)), "undeploy")
 
     info = session.started(UNDEPLOY, hosts, app=app.name)
     started = time.monotonic()

@@ -78,6 +78,8 @@ class DeployReport:
     redact: Redactor = field(default_factory=Redactor, repr=False)
     drained: list[DrainedServer] = field(default_factory=list)  # left out of the balancer by a failed run
     shard: ShardSelection | None = None  # --shard: what the run's shard picked
+    #: remote commands the run sent to each lb instance (the balancer's own; not in any app host's count)
+    balancer_commands: dict[str, int] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -102,6 +104,8 @@ class DeployReport:
             data.update(release=self.release, strategy=self.strategy, stopped=self.stopped,
                         batches=[dataclasses.asdict(b) for b in self.batches], timings=self.timings,
                         drained=[dataclasses.asdict(d) for d in self.drained])
+            if self.balancer_commands:
+                data["balancer_commands"] = dict(self.balancer_commands)
         data["hosts"] = hosts
         return _redacted(data, self.redact)
 

@@ -224,6 +224,9 @@ def print_deploy(out: IO[str], report: DeployReport, fmt: str) -> None:
              f"{s.health_seconds:.1f}", s.remote_commands) for s in report.hosts]
     print_table(out, ("HOST", "RESULT", "RELEASE", "PREVIOUS", "FAILED STEP", "SECONDS", "HEALTH S", "COMMANDS"),
                 rows)
+    if report.balancer_commands:
+        out.write("load balancer commands: " + ", ".join(f"{lb} {n}" for lb, n in report.balancer_commands.items())
+                  + "\n")
     for s in report.hosts:
         if s.status in (FAILED_HOST, REVERTED) and s.error:
             out.write(f"\n  {s.host}: {s.step}: {s.error}\n")

@@ -17,8 +17,10 @@ from runner.deploy.releases import HostReleases, parse_inspect
 from runner.engine import hostlock
 from runner.engine.host import HostJob, HostOptions, HostRunner
 from runner.engine.outcome import FAILED
+from runner.engine.probe import new_token
 from runner.engine.redact import Redactor
-from runner.engine.wire import run_script
+from runner.engine.wire import run_script, run_script_locked
+from runner.engine.wrap import Wrap, WrapFailed
 from runner.errors import HostError
 from runner.resources.api import Resource
 from runner.ssh.connection import CommandResult, Connection
@@ -30,9 +32,12 @@ PENDING, DONE, FAILED_HOST, REVERTED, SKIPPED = "pending", "done", "failed", "re
 
 
 class StepFailed(Exception):
-    def __init__(self, host: str, step: str, message: str, output: str = ""):
+    """``switched``: the step failed after ``current`` had moved (see :meth:`HostSteps.change`)."""
+
+    def __init__(self, host: str, step: str, message: str, output: str = "", switched: bool = False):
         super().__init__(f"{host}: {step}: {message}")
         self.host, self.step, self.message, self.output = host, step, message, output
+        self.switched = switched
 
 
 @dataclass
@@ -102,72 +107,101 @@ class HostSteps:
             line_end = text.find("\n", index)
             part = text[index + len(marker): line_end if line_end >= 0 else None].strip() or step
             output = text[line_end + 1:] if line_end >= 0 else ""
+        output = "".join(line for line in output.splitlines(keepends=True)
+                         if not line.startswith(hostscripts.HEALTH_TIME + " "))
         combined = (output + ("\n" + err if err.strip() else "")).strip()
         return part, self.redact(combined)[-OUTPUT_TAIL:]
 
     # -- the steps -----------------------------------------------------------
 
-    def lock(self, command: str = "deploy") -> None:
-        """Take the app's lock on the host for the rest of this connection: one deploy, rollback or
-        undeploy of an app at a time. It is released when the runner ends, even when it is killed.
+    def inspect(self) -> HostReleases:
+        result = self.run("inspect", hostscripts.inspect_script(self.app))
+        return self._inspected(result)
+
+    def _inspected(self, result: CommandResult) -> HostReleases:
+        self.state.releases = parse_inspect(result.stdout.decode("utf-8", "replace"))
+        self.state.previous = self.state.releases.current
+        return self.state.releases
+
+    def lock_and_inspect(self, command: str = "deploy") -> HostReleases:
+        """Take the app's lock on the host and read its releases, in one remote command that then holds the
+        lock for the rest of this connection: one deploy, rollback or undeploy of an app at a time. It is
+        released when the runner ends, even when it is killed.
 
         The host's run lock is taken first, shared, in the same command (none of converge, setup ...
         meanwhile), unless this connection holds it already (setup's deploy: see runner.engine.hostlock)."""
         host_lock = "" if hostlock.held(self.conn) else hostlock.take_shell(
             hostlock.holder(f"{command} of {self.app}"), shared=True, quiet=True)
+        script = hostscripts.inspect_script(self.app)
+        if self.verbose:
+            self.log(self.state.host, f"$ lock, inspect ({len(script)} bytes of sh):\n" + script)
+        self.state.remote_commands += 1
         try:
-            line, channel = self.conn.hold(hostscripts.lock_command(self.app, host_lock), timeout=30)
+            line, result, channel = run_script_locked(self.conn, script.encode(),
+                                                      hostscripts.lock_shell(self.app, host_lock), new_token())
         except HostError as exc:
             raise StepFailed(self.state.host, "lock", self.redact(exc.message)) from None
-        self.state.remote_commands += 1
-        if line.startswith(hostlock.BUSY):
-            channel.close()
-            raise StepFailed(self.state.host, "lock", hostlock.busy_message(line))
-        if line == hostscripts.NO_LOCK:
-            self.log(self.state.host, "warning: no flock on this host: this run is not locked against others")
-        elif line != hostscripts.LOCKED:
-            channel.close()
+        if result is None:
+            if line.startswith(hostlock.BUSY):
+                raise StepFailed(self.state.host, "lock", hostlock.busy_message(line))
             if hostscripts.IS_A_SYMLINK in line:  # a link planted at the lock (or its directory)
                 raise StepFailed(self.state.host, "lock", self.redact(line))
             raise StepFailed(self.state.host, "lock", f"another deploy, rollback or undeploy of {self.app} is "
                              f"running on this host ({hostscripts.lock_path(self.app)} is held); "
                              "try again when it has ended")
-        self.state.lock = channel
-
-    def inspect(self) -> HostReleases:
-        result = self.run("inspect", hostscripts.inspect_script(self.app))
-        self.state.releases = parse_inspect(result.stdout.decode("utf-8", "replace"))
-        self.state.previous = self.state.releases.current
-        return self.state.releases
-
-    def stage(self, release: str, meta: dict[str, Any], environment: bytes, payload: bytes | None,
-              remote_fetch: str | None) -> tuple[str | None, str | None]:
-        """Create the release and run the hooks before the switch; returns (checksum, revision) fetched on the host."""
-        script = hostscripts.stage_script(self.app, release, meta, len(environment),
-                                          None if payload is None else len(payload), remote_fetch)
-        result = self.run("stage", script, environment + (payload or b""), hide=remote_fetch)
-        for line in result.stdout.decode("utf-8", "replace").splitlines():
-            if line.startswith(hostscripts.SOURCE + " "):
-                _, checksum, revision = (line.split(" ") + ["-", "-"])[:3]
-                return (None if checksum == "-" else checksum), (None if revision == "-" else revision)
-        return None, None
+        if channel is not None:
+            self.state.lock = channel
+        if line == hostscripts.NO_LOCK:
+            self.log(self.state.host, "warning: no flock on this host: this run is not locked against others")
+        if result.exit_status != 0:
+            failed_step, output = self._failed_part(result, "inspect")
+            raise StepFailed(self.state.host, failed_step, f"exit status {result.exit_status}", output)
+        return self._inspected(result)
 
     def switch(self, release: str | None, metas: dict[str, dict[str, Any]], hook: str | None = None) -> None:
         self.run("switch", hostscripts.switch_script(self.app, release, metas, hook))
 
-    def hook(self, release: str, hook: str, metas: dict[str, dict[str, Any]] | None = None) -> None:
-        self.run(f"hook:{hook}", hostscripts.hook_script(self.app, release, hook, metas))
-
-    def recipes(self, resources: list[Resource], options: HostOptions) -> None:
+    def recipes(self, resources: list[Resource], options: HostOptions, wrap: Wrap | None = None) -> None:
         """Converge the deploy (or undeploy) recipes through the engine, over this connection."""
-        outcome = HostRunner(HostJob(self.state.host, resources), self.conn, options).run()
-        self.state.remote_commands += outcome.remote_commands
+        runner = HostRunner(HostJob(self.state.host, resources, wrap=wrap), self.conn, options)
+        try:
+            outcome = runner.run()
+        finally:
+            self.state.remote_commands += runner.outcome.remote_commands
         if outcome.failed:
+            switched = wrap is not None
             failed = [r for r in outcome.resources if r.status == FAILED and not r.ignored_failure]
             if failed:
                 where = f" ({failed[0].location})" if failed[0].location else ""
-                raise StepFailed(self.state.host, "recipes", f"{failed[0].key} failed{where}", failed[0].output)
-            raise StepFailed(self.state.host, "recipes", outcome.error or "the recipes failed")
+                raise StepFailed(self.state.host, "recipes", f"{failed[0].key} failed{where}", failed[0].output,
+                                 switched=switched)
+            raise StepFailed(self.state.host, "recipes", outcome.error or "the recipes failed", switched=switched)
+
+    def change(self, resources: list[Resource], options: HostOptions, wrap: Wrap,
+               after_step: str = "hook:after_restart") -> str:
+        """``wrap.before`` (stage, switch ...), the recipes, then ``wrap.after`` (hooks, health check,
+        bookkeeping), in the recipes' probe and apply commands; ``after`` alone when nothing is to apply.
+        Returns ``after``'s output. A failure raises StepFailed naming the step; its ``switched`` says
+        whether ``before`` got to its end."""
+        try:
+            self.recipes(resources, options, wrap)
+        except WrapFailed as exc:
+            failed_step, output = self._failed_part(exc.result, "stage")
+            raise StepFailed(self.state.host, failed_step, f"exit status {exc.result.exit_status}", output) from None
+        if wrap.after_result is not None:
+            result = wrap.after_result
+            if result.exit_status != 0:
+                failed_step, output = self._failed_part(result, after_step)
+                raise StepFailed(self.state.host, failed_step, f"exit status {result.exit_status}", output,
+                                 switched=True)
+            return result.stdout.decode("utf-8", "replace")
+        if wrap.after_script:
+            try:
+                return self.run(after_step, wrap.after_script).stdout.decode("utf-8", "replace")
+            except StepFailed as exc:
+                exc.switched = True
+                raise
+        return ""
 
     def health_check(self, command: str, attempts: int, interval: float, timeout: float) -> str:
         started = time.monotonic()
@@ -179,9 +213,6 @@ class HostSteps:
 
     def finish(self, remove: list[str], entry: dict[str, Any]) -> None:
         self.run("finish", hostscripts.finish_script(self.app, remove, entry))
-
-    def undeploy(self, entry: dict[str, Any]) -> None:
-        self.run("undeploy", hostscripts.undeploy_script(self.app, entry))
 
     def history(self) -> str:
         return self.run("history", hostscripts.history_script(self.app)).stdout.decode("utf-8", "replace")

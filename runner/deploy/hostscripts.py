@@ -14,6 +14,7 @@ from typing import Any
 
 from runner.deploy.releases import INSPECT_CURRENT, INSPECT_RELEASE
 from runner.engine.hostlock import IS_A_SYMLINK
+from runner.engine.wrap import part
 
 STEP = "@@step"
 SOURCE = "@@source"
@@ -22,7 +23,9 @@ SHARED_DIRS = ("config", "log", "pids", "system")
 UNDEPLOYED_DIR = "/var/lib/runner/undeployed"
 LOCK_DIR = "/var/lib/runner/locks"
 LOCKED, NO_LOCK = "@@locked", "@@nolock"
-#: how a script refuses a path that someone else made a symlink (lock_command prints it as its first line)
+#: what lock_shell prints when another run holds the app's lock
+APP_BUSY = "@@app-busy"
+#: how a script refuses a path that someone else made a symlink (lock_shell prints it as its first line)
 q = shlex.quote
 #: sh function: exit 1, naming the first of its arguments that is a symlink (nothing runner did not make
 #: itself may be one: a link planted under /srv/<app> or /var/lib/runner would have root write through it)
@@ -116,20 +119,17 @@ def lock_path(app: str) -> str:
     return f"{LOCK_DIR}/{app}.lock"
 
 
-def lock_command(app: str, host_lock: str = "") -> str:
-    """Hold the app's lock on this host for as long as the command's stdin stays open (see Connection.hold).
-
-    ``host_lock``: shell that takes the host's run lock first (shared, quiet:
-    runner.engine.hostlock.take_shell); it prints a BUSY line and exits when a
-    recipe run holds the host. Prints LOCKED once held; prints nothing and
-    exits when another run holds the app; prints NO_LOCK (and runs unlocked)
-    on a host without flock.
-    """
-    inner = f"echo {LOCKED}; exec cat >/dev/null"
+def lock_shell(app: str, host_lock: str = "") -> str:
+    """Shell that takes the app's lock on fd 8 (after ``host_lock``: shell that takes the host's run lock,
+    shared and quiet: runner.engine.hostlock.take_shell) and goes on:
+    the head of a command that then runs a script and holds both locks while its stdin stays open
+    (runner.engine.wire.run_script_locked). Prints LOCKED (NO_LOCK on a host without flock), or APP_BUSY
+    and exits when another run holds the app."""
     links = " ".join(q(p) for p in (LOCK_DIR.rsplit("/", 1)[0], LOCK_DIR, lock_path(app)))
     return (f"for p in {links}; do if [ -L \"$p\" ]; then echo \"runner: $p {IS_A_SYMLINK}\"; exit 1; fi; done; "
-            f"{host_lock}mkdir -p {q(LOCK_DIR)} && if command -v flock >/dev/null 2>&1; then "
-            f"exec flock -n {q(lock_path(app))} sh -c {q(inner)}; else echo {NO_LOCK}; exec cat >/dev/null; fi")
+            f"{host_lock}mkdir -p {q(LOCK_DIR)} || exit 125; if command -v flock >/dev/null 2>&1; then "
+            f"exec 8>>{q(lock_path(app))}; if ! flock -n 8; then echo {APP_BUSY}; exit 1; fi; echo {LOCKED}; "
+            f"else echo {NO_LOCK}; fi; ")
 
 
 def inspect_script(app: str) -> str:
@@ -260,6 +260,46 @@ def finish_script(app: str, remove: Sequence[str], log_entry: dict[str, Any]) ->
         lines.append(f'rm -rf "$A/releases/"{q(rid)}')
     lines += [_step("log"), *_append_file("$A/deployments.log", json.dumps(log_entry, sort_keys=True) + "\n")]
     return "\n".join(lines) + "\n"
+
+
+HEALTH_TIME = "@@health-time"
+
+
+def after_script(parts: Sequence[tuple[str, str]], tag: str) -> str:
+    """The steps after a host's recipes as one script (runner.engine.wrap.Wrap.after): each (name, script)
+    runs as its own sh from the command's temp dir ($1), in order, stopping at the first that fails. A part
+    named ``health_check`` is announced as that step and timed (:data:`HEALTH_TIME`: start and end, epoch s)."""
+    lines: list[str] = []
+    for i, (name, script) in enumerate(parts):
+        run = part(script, f"after{i}", tag)
+        if name == "health_check":
+            lines += [_step("health_check"), "t0=$(date +%s.%N 2>/dev/null || date +%s)", *run,
+                      "st=$?; t1=$(date +%s.%N 2>/dev/null || date +%s)",
+                      f"printf '%s %s %s\\n' {HEALTH_TIME} \"$t0\" \"$t1\"", '[ "$st" -eq 0 ] || exit "$st"']
+        else:
+            lines += [*run[:-1], run[-1] + " || exit $?"]
+    return "\n".join(lines) + "\n"
+
+
+def health_seconds(output: str) -> float:
+    """How long the health check of :func:`after_script` took, from its :data:`HEALTH_TIME` line (0: none)."""
+    for line in reversed(output.splitlines()):
+        if line.startswith(HEALTH_TIME + " "):
+            try:
+                start, end = (float(v) for v in line.split()[1:3])
+            except ValueError:
+                return 0.0
+            return max(0.0, end - start)
+    return 0.0
+
+
+def fetched(output: str) -> tuple[str | None, str | None]:
+    """(checksum, revision) that the stage script's remote fetch printed (:data:`SOURCE`); None: not said."""
+    for line in output.splitlines():
+        if line.startswith(SOURCE + " "):
+            _, checksum, revision = (line.split(" ") + ["-", "-"])[:3]
+            return (None if checksum == "-" else checksum), (None if revision == "-" else revision)
+    return None, None
 
 
 def health_script(command: str, attempts: int, interval: float, timeout: float) -> str:

@@ -258,15 +258,14 @@ class _JoinDeployment(Rollout):
             return super().release_meta()
         return {**self.chosen.meta, "status": STAGED}  # the fleet's own .release.json: same id, same fields
 
-    def log_entry(self, host: str) -> dict[str, Any]:
-        return {**super().log_entry(host), "command": SETUP, "origin": self.chosen.origin}
+    def log_entry(self, host: str, status: str | None = None, meta: dict[str, Any] | None = None) -> dict[str, Any]:
+        return {**super().log_entry(host, status, meta), "command": SETUP, "origin": self.chosen.origin}
 
     def run(self) -> str | None:
         """Deploy; returns what changed (None: the host already ran the release). Raises _JoinFailed."""
         host, rid, state, steps = self.host, self.release, self.states[self.host], self.steps[self.host]
         try:
-            steps.lock()
-            releases = steps.inspect()
+            releases = steps.lock_and_inspect()
             if releases.current == rid:  # set up before but not marked: converge its deploy recipes
                 self.log_line(host, f"already runs release {rid} of {self.app.name}: running the deploy recipes")
                 view = DeploymentView(DEPLOY, self.app.name, rid, args={"deployment_id": self.deployment_id})

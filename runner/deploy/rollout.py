@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from runner.deploy import hostscripts
 from runner.deploy.balancer import put_back_commands
 from runner.deploy.host import DONE, FAILED_HOST, PENDING, REVERTED, SKIPPED, HostDeploy, HostSteps, StepFailed
 from runner.deploy.releases import (
@@ -33,6 +34,7 @@ from runner.deploy.releases import (
 )
 from runner.engine.host import HostOptions
 from runner.engine.redact import Redactor
+from runner.engine.wrap import Wrap
 from runner.errors import HostError
 from runner.lifecycle import EventCompiler
 from runner.model.stack import App, DeploySettings, Stack
@@ -106,6 +108,11 @@ class Rollout(strategy_api.Rollout):
         self.timings: dict[str, float] = {}
         self.environment = environment_file(app)
         self.options = HostOptions(verbose=verbose, log=log, redact=redact)
+        self._commands_at: dict[str, int] = {}  # each connection's commands_run when this run got it
+        self._final = False  # the batch being changed is never undone: its hosts finish in its commands
+        self._checked: set[str] = set()  # hosts whose health check ran in their change's command
+        self._finished: set[str] = set()  # hosts whose keep_releases and log line were written with it
+        self._health: dict[str, float] = {}  # seconds of the health check run in a host's change command
 
     # -- plumbing ------------------------------------------------------------------
 
@@ -164,17 +171,25 @@ class Rollout(strategy_api.Rollout):
         def connect(host: str) -> None:
             self.log_line(host, "connecting")
             try:
-                self.states[host].conn = self.group.connect(host)
+                self.states[host].conn = conn = self.group.connect(host)
             except HostError as exc:
                 raise StepFailed(host, "connect", self.redact(exc.message)) from None
-            self.steps[host].lock(self.command)
-            self.steps[host].inspect()
+            self._commands_at[host] = conn.commands_run
+            self.steps[host].lock_and_inspect(self.command)
 
         self._parallel(self.hosts, connect)
         self.hosts = [h for h in self.hosts if self.states[h].status == PENDING]
 
     def close(self) -> None:
+        self.count_commands()
         self.group.close()
+
+    def count_commands(self) -> None:
+        """Each host's remote commands in this run, from its connection's own counter."""
+        for host, at in self._commands_at.items():
+            conn = self.states[host].conn
+            if conn is not None:
+                self.states[host].remote_commands = conn.commands_run - at
 
     def choose_release(self) -> str:
         """The new release's id, the same on every host (see :func:`next_release_id`)."""
@@ -189,23 +204,28 @@ class Rollout(strategy_api.Rollout):
         return self._parallel(batch, work)
 
     def _deploy_host(self, host: str) -> None:
+        """Stage the release and switch ``current`` to it in the recipes' probe command; the recipes; then
+        after_restart, the health check and (in a batch never undone) keep_releases and the log line in
+        their apply command: two or three remote commands."""
         assert self.release is not None and self.source is not None
-        state, steps, rid, source = self.states[host], self.steps[host], self.release, self.source
+        state, rid, source = self.states[host], self.release, self.source
         state.meta = self.release_meta()
-        self.log_line(host, f"staging release {rid}")
+        self.log_line(host, f"staging release {rid}, switching current to it")
         state.release = rid
-        try:
-            checksum, revision = steps.stage(rid, state.meta, self.environment, source.payload, source.remote_script)
-        except StepFailed as exc:
-            self._fail(host, exc.step, exc.message, exc.output)
-            self._put_back(host, switched=False)
-            raise
-        if checksum:
-            state.meta["checksum"] = checksum
-        if revision:
-            state.meta["revision"] = revision
-        self.log_line(host, f"switching current to {rid}")
-        self._move(host, rid, {rid: self._meta(host, STAGED)}, {rid: self._meta(host, DEPLOYED)})
+        before = hostscripts.stage_script(self.app.name, rid, state.meta, len(self.environment),
+                                          None if source.payload is None else len(source.payload),
+                                          source.remote_script)
+        before += hostscripts.switch_script(self.app.name, rid, {}, hook="before_restart")
+
+        def after(output: str) -> str:
+            checksum, revision = hostscripts.fetched(output)
+            if checksum:
+                state.meta["checksum"] = checksum
+            if revision:
+                state.meta["revision"] = revision
+            return self._after_script(host, rid, {rid: self._meta(host, DEPLOYED)}, dict(state.meta))
+
+        self._move(host, rid, Wrap(before, self.environment + (source.payload or b""), source.remote_script, after))
         state.meta["status"] = DEPLOYED
 
     def release_meta(self) -> dict[str, Any]:
@@ -226,31 +246,65 @@ class Rollout(strategy_api.Rollout):
         old = state.releases.get(current) if current else None
         metas = {current: {**(old.meta if old else {}), "status": ROLLED_BACK}} if current else {}
         self.log_line(host, f"switching current back from {current} to {target.id}")
-        self._move(host, target.id, metas)
+        before = hostscripts.switch_script(self.app.name, target.id, metas, hook="before_restart")
+        self._move(host, target.id, Wrap(before, after=lambda output: self._after_script(
+            host, target.id, None, dict(target.meta))))
         state.meta = dict(target.meta)
 
-    def _move(self, host: str, release: str, metas: dict[str, dict[str, Any]],
-              after_metas: dict[str, dict[str, Any]] | None = None) -> None:
-        """Switch ``current`` to ``release`` (rewriting ``metas`` first, then its before_restart hook),
-        converge the deploy recipes (which restart the app), run its after_restart hook (rewriting
-        ``after_metas`` first); the host is DONE. A failure is recorded, the host put back, and re-raised."""
-        steps = self.steps[host]
-        switched = False
+    def _after_script(self, host: str, release: str, metas: dict[str, dict[str, Any]] | None,
+                      meta: dict[str, Any]) -> str:
+        """What follows a host's recipes: its after_restart hook (rewriting ``metas`` first), the health
+        check if the app has one, and when the batch is never undone, keep_releases and the log line
+        (``meta``: the release's .release.json for it)."""
+        parts = [("hook:after_restart", hostscripts.hook_script(self.app.name, release, "after_restart", metas))]
+        check = self.settings.health_check
+        if check is not None:
+            parts.append(("health_check", hostscripts.health_script(check.command, check.retries + 1,
+                                                                    check.interval, check.timeout)))
+        if self._final:
+            remove = self._to_remove(host, release, meta) if self.command == "deploy" else []
+            parts.append(("finish", hostscripts.finish_script(self.app.name, remove,
+                                                               self.log_entry(host, DONE, meta))))
+        return hostscripts.after_script(parts, uuid.uuid4().hex[:16])
+
+    def _to_remove(self, host: str, release: str, meta: dict[str, Any]) -> list[str]:
+        """The releases keep_releases drops once ``host`` runs ``release``."""
+        state = self.states[host]
+        releases = [r for r in state.releases.releases if r.id != release]
+        releases.append(Release(release, dict(meta)))
+        after = HostReleases(tuple(sorted(releases, key=lambda r: r.id)), release)
+        return releases_to_remove(after, self.settings.keep_releases, protect=[release])
+
+    def _move(self, host: str, release: str, wrap: Wrap) -> None:
+        """``wrap.before`` (which switches ``current`` to ``release`` and runs its before_restart hook) in the
+        deploy recipes' probe command, the recipes (which restart the app), ``wrap.after`` (after_restart,
+        health check, bookkeeping) in their apply command; the host is DONE. A failure is recorded, the host
+        put back, and re-raised."""
+        steps, state = self.steps[host], self.states[host]
+        final = self._final
         try:
-            try:
-                steps.switch(release, metas, hook="before_restart")
-            except StepFailed as exc:
-                switched = exc.step.startswith("hook:")  # current had moved when the hook ran
-                raise
-            switched = True
             self.log_line(host, "running the deploy recipes")
-            steps.recipes(self._resources(host, release), self.options)
-            steps.hook(release, "after_restart", after_metas)
+            output = steps.change(self._resources(host, release), self.options, wrap)
         except StepFailed as exc:
+            if final and exc.step in ("keep_releases", "log"):  # the release is live; its bookkeeping failed
+                self._finished.add(host)
+                state.status, state.step, state.error, state.output = FAILED_HOST, exc.step, exc.message, exc.output
+                self.log_line(host, self.redact(f"failed at {exc.step}: {exc.message}"))
+                raise
+            # before_restart runs once current has moved; a failure after the switch is switched too
             self._fail(host, exc.step, exc.message, exc.output)
-            self._put_back(host, switched)
+            self._put_back(host, exc.switched or exc.step == "hook:before_restart")
             raise
-        self.states[host].status = DONE
+        if self.settings.health_check is not None:
+            self._checked.add(host)
+            seconds = hostscripts.health_seconds(output)
+            self._health[host] = seconds
+            state.health_seconds += seconds
+            healthy = [line for line in output.splitlines() if line.startswith("healthy after")]
+            self.log_line(host, "health check: " + (healthy[-1] if healthy else "healthy"))
+        if final:
+            self._finished.add(host)
+        state.status = DONE
 
     def _put_back(self, host: str, switched: bool) -> None:
         """Undo a host's change: ``current`` back to where it was and the app restarted on it."""
@@ -285,8 +339,9 @@ class Rollout(strategy_api.Rollout):
         self._parallel(hosts, undo)
 
     def health_check(self, batch: Sequence[str]) -> list[str]:
+        """The health check on the hosts of ``batch`` that are DONE, but for those whose change ran it."""
         check = self.settings.health_check
-        hosts = [h for h in batch if self.states[h].status == DONE]
+        hosts = [h for h in batch if self.states[h].status == DONE and h not in self._checked]
         if check is None or not hosts:
             return []
 
@@ -356,10 +411,17 @@ class Rollout(strategy_api.Rollout):
         self.batches.append(record)
         started = time.monotonic()
         failed = self.drain(batch) if balancer else []
-        failed += self.change(batch)
+        # a batch never undone (and not put back into a balancer after) finishes in its hosts' commands
+        self._final = not undo_batch and not (balancer and self.balancer is not None)
+        try:
+            failed += self.change(batch)
+        finally:
+            self._final = False
         health_started = time.monotonic()
         failed += self.health_check(batch)
-        record.health_seconds = time.monotonic() - health_started if self.settings.health_check else 0.0
+        in_change = max((self._health.get(h, 0.0) for h in batch), default=0.0)
+        record.health_seconds = (time.monotonic() - health_started + in_change) if self.settings.health_check \
+            else 0.0
         self.failures += len(failed)
         record.failed = sorted(set(failed))
         go_on = self.failures <= self.settings.max_failures and not self.balancer_failed
@@ -388,13 +450,17 @@ class Rollout(strategy_api.Rollout):
 
     # -- finishing ---------------------------------------------------------------------
 
-    def log_entry(self, host: str) -> dict[str, Any]:
+    def log_entry(self, host: str, status: str | None = None, meta: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The host's deployments.log line; ``status`` and ``meta`` stand for its own (a line written before
+        the run ends, in the command that completes the host)."""
         state = self.states[host]
+        status = state.status if status is None else status
+        meta = state.meta if meta is None else meta
         entry = {**log_fields(self.command, self.deployment_id, self.app.name, host, self.settings.strategy,
                               self.who), "release": state.release, "previous": state.previous,
-                 "revision": state.meta.get("revision"), "checksum": state.meta.get("checksum"),
-                 "source": state.meta.get("source"), "result": "ok" if state.status == DONE else "failed"}
-        if state.status != DONE:
+                 "revision": meta.get("revision"), "checksum": meta.get("checksum"),
+                 "source": meta.get("source"), "result": "ok" if status == DONE else "failed"}
+        if status != DONE:
             entry.update(step=state.step, error=state.error)
         return entry
 
@@ -405,10 +471,7 @@ class Rollout(strategy_api.Rollout):
             state = self.states[host]
             remove: list[str] = []
             if self.command == "deploy" and state.status == DONE and state.release:
-                releases = [r for r in state.releases.releases if r.id != state.release]
-                releases.append(Release(state.release, dict(state.meta)))
-                after = HostReleases(tuple(sorted(releases, key=lambda r: r.id)), state.release)
-                remove = releases_to_remove(after, self.settings.keep_releases, protect=[state.release])
+                remove = self._to_remove(host, state.release, state.meta)
             started = time.monotonic()
             try:
                 self.steps[host].finish(remove, self.log_entry(host))
@@ -418,5 +481,10 @@ class Rollout(strategy_api.Rollout):
             finally:
                 state.seconds += time.monotonic() - started
 
+        def finished(host: str, state: HostDeploy) -> bool:
+            """It finished in its change's command, and was not put back since (then it says so now)."""
+            return host in self._finished and (state.status == DONE or state.step in ("keep_releases", "log"))
+
         self.group.map(one, [h for h, s in self.states.items()
-                             if s.status in (DONE, FAILED_HOST, REVERTED) and s.conn is not None and s.release])
+                             if s.status in (DONE, FAILED_HOST, REVERTED) and s.conn is not None and s.release
+                             and not finished(h, s)])

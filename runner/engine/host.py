@@ -28,6 +28,7 @@ from runner.engine.probe import (
 )
 from runner.engine.redact import Redactor
 from runner.engine.wire import NO_LOCK, NO_SETSID, run_script, run_script_locked
+from runner.engine.wrap import Wrap, apply_with_after, probe_with_before, split_after, split_before
 from runner.errors import HostError
 from runner.resources.api import Change, Resource, Step
 from runner.ssh.connection import CommandCutOff, Connection
@@ -52,6 +53,9 @@ class HostJob:
     setup_marker: str | None = None
     setup_finish: list[Resource] = field(default_factory=list)
     after_setup: AfterSetup | None = None
+    #: shell that shares the probe's and the apply's commands (a deploy's steps: runner.engine.wrap);
+    #: only for a job without setup
+    wrap: Wrap | None = None
 
 
 @dataclass
@@ -103,13 +107,22 @@ class HostRunner:
 
     def _verbose(self, label: str, script: bytes) -> None:
         if self.opts.verbose:
-            self.opts.log(self.job.name, f"$ {label} ({len(script)} bytes of sh):\n"
-                          + self.opts.redact(script.decode("utf-8", "replace")))
+            text = script.decode("utf-8", "replace")
+            wrap = self.job.wrap
+            if wrap is not None and wrap.hide:
+                text = text.replace(wrap.hide, "(hidden)")
+            self.opts.log(self.job.name, f"$ {label} ({len(script)} bytes of sh):\n" + self.opts.redact(text))
 
     def _send_probe(self, script: bytes):
+        wrap = self.job.wrap
+        if wrap is not None and wrap.before:
+            script = probe_with_before(wrap, script.decode()).encode()
         self._verbose("probe", script)
         try:
-            if self.opts.lock is None or hostlock.held(self.conn):
+            if wrap is not None and wrap.before:
+                result = split_before(wrap, run_script(self.conn, script, wrap.stdin))
+                self.outcome.remote_commands += 1
+            elif self.opts.lock is None or hostlock.held(self.conn):
                 result = run_script(self.conn, script)
                 self.outcome.remote_commands += 1
             else:
@@ -256,16 +269,27 @@ class HostRunner:
                 shown = self._changes_shown(resource, changes) if status == WOULD_CHANGE else []
                 self.outcome.resources.append(ResourceOutcome(self._key(resource), status, shown,
                                                               location=resource.source_location))
+            wrap = self.job.wrap
+            if wrap is not None and wrap.after is not None and not self.opts.plan:
+                wrap.after_script = wrap.after(wrap.before_output)  # nothing to apply: the caller runs it
             return
 
         steps = self._steps(resources, diffs, included)
         token = new_token()
         apply = build_apply_script(resources, steps, token)
-        self._verbose("apply", apply.script)
+        script, wrap = apply.script, self.job.wrap
+        after = wrap.after(wrap.before_output) if wrap is not None and wrap.after is not None else None
+        if wrap is not None:
+            wrap.after_script = after
+        if after:
+            script = apply_with_after(script, after, wrap)
+        self._verbose("apply", script)
         self.opts.log(self.job.name, f"applying {len(included)} of {len(resources)} resources")
         self.applying = True
         try:
-            result = run_script(self.conn, apply.script, apply.payload_chunks(), apply.payload_size)
+            result = run_script(self.conn, script, apply.payload_chunks(), apply.payload_size)
+            if after:
+                result = split_after(wrap, result)
         except CommandCutOff as exc:  # say which resource was running, and record those that were done
             self.outcome.remote_commands += 1
             text = exc.output.decode("utf-8", "replace")

@@ -47,7 +47,7 @@ def _body(n: int, payload: int | None, lock_fd: bool) -> str:
         "trap 'rm -rf \"$T\"' EXIT HUP INT TERM PIPE; "
         f'head -c {n} > "$T/script" || exit 125; '
     )
-    close = " 9>&-" if lock_fd else ""
+    close = " 8>&- 9>&-" if lock_fd else ""  # the locks' descriptors (host: 9, an app's: 8) stay out
     if payload is None:
         return head + f'sh "$T/script" "$T"{close}; st=$?; '
     return head + (

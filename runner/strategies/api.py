@@ -49,10 +49,14 @@ class Rollout(Protocol):
     def has_balancer(self) -> bool: ...
 
     def change(self, batch: Sequence[str]) -> list[str]:
-        """Move the hosts to the new release (deploy) or one release back (rollback)."""
+        """Move the hosts to the new release (deploy) or one release back (rollback).
+
+        The app's health check runs on each host right after its restart, in the same remote command;
+        a host that fails it is put back and counts among the hosts returned."""
 
     def health_check(self, batch: Sequence[str]) -> list[str]:
-        """Run the app's health check on the hosts (with its timeout and retries); no check: all pass."""
+        """Run the app's health check on the hosts (with its timeout and retries); no check: all pass.
+        A host whose :meth:`change` ran it already is not checked again (it passed)."""
 
     def revert(self, batch: Sequence[str]) -> None:
         """Undo :meth:`change` on the hosts: ``current`` goes back to where it was, the app restarts."""
@@ -71,6 +75,9 @@ class Rollout(Protocol):
         """The usual batch: drain, change, health check, enable (drain and enable only with ``balancer``).
 
         A host whose change or health check fails is put back where it was.
+        A batch with ``undo_batch`` false and no balancer is final: its hosts
+        also drop old releases (keep_releases) and log the run in their change's
+        last command (a later :meth:`revert` still puts them back, and logs that).
         When the run's failures exceed ``settings.max_failures``, the rest of
         the batch is put back too (unless ``undo_batch`` is false) and False
         is returned: the strategy should stop. The balancer failing (a drain,

@@ -209,8 +209,9 @@ def test_a_second_deploy_at_the_same_time_is_refused(two_hosts) -> None:
 def test_rolling_health_failure_in_batch_2_puts_batch_2_back(docker_hosts, tmp_path) -> None:
     app = app_copy(tmp_path)
     check = f"test ! -e /tmp/unhealthy && {HEALTH}"
+    # the check runs right after the restart, in the same command: the retries give the app time to start
     hosts = docker_hosts(3, config=app_stack(app, strategy="rolling", batch=1,
-                                             health_check={"command": check, "retries": 1, "interval": 0.2}))
+                                             health_check={"command": check, "retries": 3, "interval": 0.5}))
     converged(hosts)
     code, report, err = runner_json(hosts.stack.path, "deploy", "hello")
     assert code == 0, err
@@ -223,7 +224,7 @@ def test_rolling_health_failure_in_batch_2_puts_batch_2_back(docker_hosts, tmp_p
     assert results["app1"]["result"] == "ok" and current(hosts, "app1") == f"releases/{new}"
     assert served_release(hosts, "app1") == new, "batch 1 keeps the new release"
     assert results["app2"]["result"] == "put_back" and results["app2"]["step"] == "health_check"
-    assert "unhealthy after 2 tries" in results["app2"]["output"]
+    assert "unhealthy after 4 tries" in results["app2"]["output"]
     assert current(hosts, "app2") == f"releases/{old}" and served_release(hosts, "app2") == old
     assert results["app3"]["result"] == "skipped" and current(hosts, "app3") == f"releases/{old}"
     assert report["stopped"] == "batch 2 failed"

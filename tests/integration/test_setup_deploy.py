@@ -39,7 +39,9 @@ def acc_stack(tmp_path: Path, health: str = HEALTH) -> tuple[dict, Path]:
                                        "undeploy": ["nodejs_demo::undeploy"]}}},
         "apps": {APP: {"layers": ["app"], "source": {"type": "directory", "path": str(app)},
                        "environment": {"GREETING": "hi"},
-                       "deploy": {"strategy": "all_at_once", "health_check": {"command": health, "retries": 2,
+                       # the check runs right after the restart, in the same command: its retries give the
+                       # app time to start (a fresh host's first start is the slowest)
+                       "deploy": {"strategy": "all_at_once", "health_check": {"command": health, "retries": 5,
                                                                               "interval": 0.5}}}},
     }
     return config, app

@@ -1,0 +1,99 @@
+"""Shell that shares a host run's commands: run first in the probe's command, last in the apply's.
+
+A deployment's steps around its recipes (stage the release and switch
+``current`` before them; the after_restart hook, the health check and the
+bookkeeping after them) would each cost a remote command of their own. With a
+:class:`Wrap` on the :class:`~runner.engine.host.HostJob`, ``before`` runs in
+the probe's command (its failure stops that command before the probe), and
+``after`` in the apply's command once every resource applied (when nothing is
+to apply, the caller runs it alone). Each part runs as its own ``sh`` from a
+file in the command's private temp dir, so its ``set -e`` and ``exit`` stay its
+own; the parts' outputs are framed by random markers.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from runner.ssh.connection import CommandResult
+
+
+@dataclass
+class Wrap:
+    """What a host run's probe and apply commands also carry (see the module)."""
+
+    before: str = ""  # shell run before the probe, in its command ($1: the command's temp dir)
+    stdin: bytes = b""  # what ``before`` reads on its stdin (the probe itself reads none)
+    hide: str | None = None  # a part of ``before`` that -v must not show (a presigned URL ...)
+    #: given ``before``'s output: the shell run after a successful apply, in its command (None: nothing)
+    after: Callable[[str], str | None] | None = None
+    #: filled in by the run: ``before``'s stdout, and ``after``'s result when it ran in the apply's command
+    before_output: str = ""
+    after_result: CommandResult | None = None
+    after_script: str | None = None  # what ``after`` gave (for a caller that runs it alone)
+    tokens: tuple[str, str] = field(default_factory=lambda: (secrets.token_hex(8), secrets.token_hex(8)))
+
+
+class WrapFailed(Exception):
+    """``before`` failed: the probe did not run. ``result`` holds ``before``'s output and exit status."""
+
+    def __init__(self, result: CommandResult):
+        super().__init__(f"exit status {result.exit_status}")
+        self.result = result
+
+
+def part(script: str, name: str, tag: str) -> list[str]:
+    """Lines that write ``script`` to ``$1/<name>`` (a quoted here-document) and run it; ``tag`` ends it."""
+    end = f"RUNNER_END_{tag}"
+    if any(line == end for line in script.splitlines()):
+        raise ValueError("a script holds its own here-document end marker")
+    return [f"cat > \"$1/{name}\" <<'{end}'", script.rstrip("\n"), end, f'sh "$1/{name}" "$1"']
+
+
+def chain(scripts: Sequence[str], tag: str | None = None) -> str:
+    """One script running ``scripts`` in order, each as its own sh; stops at the first that fails."""
+    tag = tag or secrets.token_hex(8)
+    lines: list[str] = []
+    for i, script in enumerate(scripts):
+        lines += part(script, f"part{i}", tag)
+        lines[-1] += " || exit $?"
+    return "\n".join(lines) + "\n"
+
+
+def probe_with_before(wrap: Wrap, probe: str) -> str:
+    """The probe's script with ``wrap.before`` first; prints the ``before-ok`` marker between them."""
+    marker, tag = wrap.tokens
+    return "\n".join(part(wrap.before, "before", tag) + [
+        f"st=$?; if [ $st -ne 0 ]; then exit $st; fi; printf '\\n%s\\n' '@@before-ok:{marker}'", probe])
+
+
+def split_before(wrap: Wrap, result: CommandResult) -> CommandResult:
+    """``before``'s output into ``wrap.before_output``; the probe's result without it. Raises WrapFailed."""
+    marker = f"\n@@before-ok:{wrap.tokens[0]}\n".encode()
+    at = result.stdout.find(marker)
+    if at < 0:
+        raise WrapFailed(result)
+    wrap.before_output = result.stdout[:at].decode("utf-8", "replace")
+    return CommandResult(result.command, result.exit_status, result.stdout[at + len(marker):], result.stderr,
+                         result.seconds)
+
+
+def apply_with_after(script: bytes, after: str, wrap: Wrap) -> bytes:
+    """The apply script, then ``after`` when no resource failed (the script's last line tests that)."""
+    marker, tag = wrap.tokens
+    tail = "\n".join([f"printf '\\n%s\\n' '@@after:{marker}'", *part(after, "after", tag)]) + "\n"
+    # the apply script ends with `[ -z "$failed" ]`: keep its status when it failed, else run after
+    return script + b'if [ -n "$failed" ]; then exit 1; fi\nset -- "$T"\n' + tail.encode()
+
+
+def split_after(wrap: Wrap, result: CommandResult) -> CommandResult:
+    """The apply's result without ``after``'s output, which goes to ``wrap.after_result`` if it ran."""
+    marker = f"\n@@after:{wrap.tokens[0]}\n".encode()
+    at = result.stdout.find(marker)
+    if at < 0:
+        return result
+    wrap.after_result = CommandResult(result.command, result.exit_status, result.stdout[at + len(marker):],
+                                      result.stderr, result.seconds)
+    return CommandResult(result.command, 0, result.stdout[:at], result.stderr, result.seconds)
