@@ -21,7 +21,8 @@ from runner.engine.redact import Redactor
 from runner.engine.wire import run_script
 from runner.errors import HostError
 from runner.resources.api import Resource
-from runner.ssh.connection import CommandResult, Connection
+from runner.ssh.api import CommandResult
+from runner.ssh.api import Transport as Connection
 
 OUTPUT_TAIL = 1500
 

@@ -30,7 +30,8 @@ from runner.engine.redact import Redactor
 from runner.engine.wire import NO_LOCK, NO_SETSID, run_script, run_script_locked
 from runner.errors import HostError
 from runner.resources.api import Change, Resource, Step
-from runner.ssh.connection import CommandCutOff, Connection
+from runner.ssh.api import CommandCutOff
+from runner.ssh.api import Transport as Connection
 
 
 @dataclass
