@@ -83,7 +83,11 @@ def control_dir(environ: dict[str, str] | None = None) -> Path:
     ~/.cache/runner/ssh (and /tmp/runner-ssh-<uid> when those are too long for a socket's name)."""
     env = os.environ if environ is None else environ
     if env.get(CONTROL_DIR_ENV):
-        candidates = [Path(env[CONTROL_DIR_ENV])]
+        given = Path(env[CONTROL_DIR_ENV])
+        if not opts.fits(given):
+            raise UserError(f"${CONTROL_DIR_ENV} is too long a path for ssh control sockets: {given}",
+                            hint=f"at most {opts.SUN_PATH_MAX - 39} bytes")
+        return _private_dir(given)
     else:
         runtime = env.get("XDG_RUNTIME_DIR")
         candidates = [Path(runtime) / "runner-ssh"] if runtime and Path(runtime).is_dir() else []

@@ -379,7 +379,8 @@ def test_openssh_master_goes_after_persist(two_hosts, sockets) -> None:
     assert list(sockets.iterdir()) == []  # nor a lock file
 
 
-def test_openssh_socket_dir_is_repaired_or_refused(tmp_path) -> None:
+def test_openssh_socket_dir_is_repaired_or_refused(sockets) -> None:
+    tmp_path = sockets.parent
     loose = tmp_path / "loose"
     loose.mkdir(mode=0o755)
     os.chmod(loose, 0o755)
