@@ -417,3 +417,24 @@ def test_openssh_proxyjump_through_one_host_to_another(two_hosts, tmp_path) -> N
                                  config_file=config, config_host="inner")
     with connection_for(target) as conn:
         assert conn.run("hostname").text.strip() == two_hosts.stack.instances[inner_name].hostname
+
+
+def test_the_host_lock_over_each_transport(two_hosts, transport) -> None:
+    """What a converge does: the probe in the command that takes the host lock, which it holds until released."""
+    from runner.engine import hostlock
+    from runner.engine.wire import LOCKED, run_script, run_script_locked
+
+    name = two_hosts.names[0]
+    busy = f"exec 9>>{hostlock.HOST_LOCK}; flock -n 9 && echo free || echo held"
+    with connection_for(_target(two_hosts, name, transport)) as conn:
+        line, result, handle = run_script_locked(conn, b"echo probed; echo oops >&2; exit 4",
+                                                 hostlock.take_shell("contract test"), "end-token-1")
+        assert line == LOCKED and result is not None and handle is not None
+        assert (result.exit_status, result.stdout.strip()) == (4, b"probed")  # stderr is read on the side
+        hostlock.keep(conn, handle)
+        assert hostlock.held(conn)
+        assert two_hosts.exec(name, "sh", "-c", busy).stdout.strip() == "held"
+        assert run_script(conn, b"echo next").text == "next\n"  # other commands go on meanwhile
+        hostlock.release(conn)
+        assert not hostlock.held(conn)
+        assert _wait(lambda: two_hosts.exec(name, "sh", "-c", busy).stdout.strip() == "free")
