@@ -160,14 +160,14 @@ class ProviderSshConformance:
 
     @staticmethod
     def run_everywhere(provider: Provider, states: list[InstanceState]) -> None:
-        from runner.ssh.connection import Connection
+        from runner.ssh.api import connection_for
         from runner.ssh.target import resolve_target
 
         hosts = [s.host for s in states if s.online and s.host is not None]
         assert len(hosts) == len(states), states
         for host in hosts:
             target = dataclasses.replace(resolve_target(provider.stack, host), host_key_policy="strict")
-            with Connection(target).open() as conn:
+            with connection_for(target) as conn:
                 result = conn.run("echo conformance-$((40 + 2))", timeout=60)
             assert result.exit_status == 0 and result.stdout.decode().strip() == "conformance-42", result
 

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from runner.providers.api import Provider
     from runner.resources.api import Resource
     from runner.sources.api import AppSourceType
+    from runner.ssh.api import Transport
     from runner.strategies.api import Strategy
 
 hookspec = pluggy.HookspecMarker("runner")
@@ -124,6 +125,21 @@ def runner_executors() -> list[Any]:
 
     :return: a list of :class:`runner.engine.executor.Executor` subclasses
         (annotated ``Any`` here: executors sit in the engine, above the hooks).
+
+    .. versionadded:: 0.4
+    """
+
+
+@hookspec
+def runner_transports() -> list[type[Transport]]:
+    """Return the SSH transports this plugin adds (``paramiko``, ``openssh``, a ``libssh`` ...).
+
+    Called once when the registry is built. Each class's ``name`` is what
+    ``stack.ssh.transport`` says in stack.yml; every connection to the
+    stack's hosts is an instance of it, made with the host's
+    :class:`runner.ssh.target.SshTarget`.
+
+    :return: a list of :class:`runner.ssh.api.Transport` subclasses.
 
     .. versionadded:: 0.4
     """

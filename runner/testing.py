@@ -55,7 +55,7 @@ from runner.engine.outcome import HostOutcome
 from runner.model.stack import Stack
 from runner.providers.api import HostAddress, InstanceState, Provider
 from runner.resources.api import Resource
-from runner.ssh.connection import CommandResult, Stdin
+from runner.ssh.api import CommandResult, Stdin
 
 __all__ = ["ProviderApiConformance", "ProviderConformance", "ProviderSshConformance", "write_stack",
            "docker_hosts", "docker_hosts_module", "converge_locally", "LocalConnection"]

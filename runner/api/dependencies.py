@@ -25,7 +25,7 @@ from runner.engine import hostlock
 from runner.engine.wire import run_script
 from runner.events import Progress
 from runner.resources.builtin.package import APT_STAMP
-from runner.ssh.connection import Connection
+from runner.ssh.api import Transport as Connection
 from runner.ssh.group import HostGroup
 
 UPDATE_DEPENDENCIES = "update_dependencies"

@@ -92,7 +92,8 @@ class Session(SessionBase):
                                   known_strategies=set(registry.strategies) or None,
                                   known_balancers=set(registry.load_balancers) or None,
                                   known_sources={n: t.declaration() for n, t in registry.app_sources.items()},
-                                  registry=registry)
+                                  registry=registry,
+                                  known_transports=set(registry.transports))
         return cls(stack, registry, on_event, parallel=parallel, verbose=verbose, shard=shard,
                    executor=executor)
 

@@ -22,7 +22,7 @@ from runner.api.reports import InstanceStatus, StatusReport
 from runner.engine.wire import run_script
 from runner.lifecycle import setup_marker
 from runner.model.stack import Stack
-from runner.ssh.connection import Connection
+from runner.ssh.api import Transport as Connection
 from runner.ssh.group import HostGroup
 from runner.ssh.target import resolve_target
 

@@ -20,7 +20,7 @@ from runner.errors import RunnerError
 from runner.model.stack import BalancerSettings
 
 if TYPE_CHECKING:
-    from runner.ssh.connection import Connection
+    from runner.ssh.api import Transport as Connection
 
 READY = "ready"
 DRAIN = "drain"

@@ -35,7 +35,7 @@ from runner.balancers.api import (
 from runner.balancers.haproxy_output import OutputError, ServerStat, ServerState, is_up, parse_servers_state, parse_stat
 from runner.balancers.haproxy_runtime import checked_name, run_runtime
 from runner.errors import UserError
-from runner.ssh.connection import Connection
+from runner.ssh.api import Transport as Connection
 
 DEFAULT_SOCKET = "/run/haproxy/admin.sock"
 OPTIONS: dict[str, tuple[type, ...]] = {"socket": (str,), "poll_interval": (int, float)}

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from runner.balancers.api import BalancerError
 from runner.errors import HostError
-from runner.ssh.connection import Connection
+from runner.ssh.api import Transport as Connection
 
 MARKER = "@@runner-haproxy-answer@@"
 COMMAND_TIMEOUT = 30.0

@@ -36,6 +36,7 @@ def validate_stack(
     known_providers: Collection[str] | Mapping[str, type[Provider]] | None = None,
     known_strategies: set[str] | None = None,
     known_balancers: set[str] | None = None,
+    known_transports: set[str] | None = None,
 ) -> list[UserError]:
     """Every problem found, each located in the stack file or a recipe file.
 
@@ -44,8 +45,16 @@ def validate_stack(
         ``provider_options`` (:meth:`runner.providers.api.Provider.check_options`).
     :param known_strategies: deployment strategy names; None skips the check.
     :param known_balancers: load balancer types; None skips the check.
+    :param known_transports: ssh transport names (``stack.ssh.transport``); None skips the check.
     """
     errors: list[UserError] = []
+    if known_transports is not None and stack.ssh.transport not in known_transports:
+        errors.append(UserError(
+            f"unknown ssh transport '{stack.ssh.transport}'",
+            stack.where("stack", "ssh", "transport"),
+            " ".join(filter(None, [suggest(stack.ssh.transport, sorted(known_transports)),
+                                   "known: " + (", ".join(sorted(known_transports)) or "none")])),
+        ))
     reachable: list[tuple[str, RecipeRef]] = []  # (layer, recipe) of every run list entry
     for name, layer in stack.layers.items():
         for event, refs in layer.recipes.items():
@@ -156,6 +165,7 @@ def load_and_validate(
     known_balancers: set[str] | None = None,
     known_sources: Mapping[str, SourceDeclaration] | None = None,
     registry: Registry | None = None,
+    known_transports: set[str] | None = None,
 ) -> Stack:
     """Load a stack file and validate it against its cookbooks.
 
@@ -182,7 +192,8 @@ def load_and_validate(
         except UserError as exc:  # fetching, or the lock
             errors.append(exc)
         else:
-            errors.extend(validate_stack(draft.stack, cookbooks, known_providers, known_strategies, known_balancers))
+            errors.extend(validate_stack(draft.stack, cookbooks, known_providers, known_strategies, known_balancers,
+                                         known_transports))
     if errors or draft.stack is None:
         raise UserErrors(sorted(errors, key=error_position))
     return replace(draft.stack, decrypted=dict(reveal.values))

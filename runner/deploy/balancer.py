@@ -15,7 +15,9 @@ from runner.errors import HostError, UserError
 from runner.model.stack import App, Stack
 from runner.plugin.registry import Registry
 from runner.providers.api import InstanceState
-from runner.ssh.connection import Connection
+from runner.ssh import pool
+from runner.ssh.api import Transport as Connection
+from runner.ssh.pool import open_connection
 from runner.ssh.target import SshTarget, resolve_target
 
 
@@ -59,7 +61,7 @@ def open_balancer(
     connections: dict[str, Connection] = {}
     try:
         for host in hosts:
-            connections[host.instance] = Connection(resolve_target(stack, host)).open()
+            connections[host.instance] = open_connection(resolve_target(stack, host))
         return balancer_class(settings, connections)
     except HostError as exc:
         _close(connections)
@@ -77,7 +79,7 @@ def open_balancer(
 
 def _close(connections: dict[str, Connection]) -> None:
     for connection in connections.values():
-        connection.close()
+        pool.put(connection)
 
 
 def layers_without_instances(stack: Stack) -> list[str]:

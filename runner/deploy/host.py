@@ -23,7 +23,8 @@ from runner.engine.wire import run_script, run_script_locked
 from runner.engine.wrap import Wrap, WrapFailed
 from runner.errors import HostError
 from runner.resources.api import Resource
-from runner.ssh.connection import CommandResult, Connection
+from runner.ssh.api import CommandResult
+from runner.ssh.api import Transport as Connection
 
 OUTPUT_TAIL = 1500
 

@@ -55,8 +55,10 @@ from runner.providers.api import InstanceState
 from runner.recipes import DeploymentView, mark_sensitive
 from runner.resources.api import Change
 from runner.sources.api import PreparedSource, prepare_source
-from runner.ssh.connection import Connection
+from runner.ssh import pool
+from runner.ssh.api import Transport as Connection
 from runner.ssh.group import HostGroup
+from runner.ssh.pool import open_connection
 from runner.ssh.target import resolve_target
 
 SET_UP = "@@setup"
@@ -136,8 +138,11 @@ class _Fleet:
 
     def _copy(self, app: App, host: str, release: str, options: HostOptions) -> bytes:
         """A tar.gz of ``release`` as ``host`` has it, for the joining hosts' stage step."""
-        with Connection(resolve_target(self.stack, self.states[host].host)) as conn:
+        conn = open_connection(resolve_target(self.stack, self.states[host].host))
+        try:
             result = run_script(conn, hostscripts.release_tar_script(app.name, release).encode())
+        finally:
+            pool.put(conn)
         if result.exit_status != 0:
             detail = options.redact(result.stderr.decode("utf-8", "replace").strip()[-500:])
             raise HostError(host, f"copying release {release} of {app.name} from {host} failed "

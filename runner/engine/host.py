@@ -31,7 +31,8 @@ from runner.engine.wire import NO_LOCK, NO_SETSID, run_script, run_script_locked
 from runner.engine.wrap import Wrap, apply_with_after, probe_with_before, split_after, split_before
 from runner.errors import HostError
 from runner.resources.api import Change, Resource, Step
-from runner.ssh.connection import CommandCutOff, Connection
+from runner.ssh.api import CommandCutOff
+from runner.ssh.api import Transport as Connection
 
 
 @dataclass

@@ -76,8 +76,16 @@ def busy_message(line: str) -> str:
 
 
 def held(conn: Any) -> bool:
-    """Whether this connection holds the host lock already (then nothing over it takes it again)."""
-    return conn in _held
+    """Whether this connection holds the host lock already (then nothing over it takes it again).
+
+    A channel closed meanwhile holds nothing: a connection back from the pool
+    (runner.ssh.pool closes its channels) takes the lock again.
+    """
+    channel = _held.get(conn)
+    if channel is not None and getattr(channel, "closed", False):
+        _held.pop(conn, None)
+        return False
+    return channel is not None
 
 
 def keep(conn: Any, channel: Any) -> None:

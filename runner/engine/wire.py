@@ -25,7 +25,8 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from runner.errors import HostError
-from runner.ssh.connection import CHUNK, CommandResult, Connection
+from runner.ssh.api import CHUNK, CommandResult
+from runner.ssh.api import Transport as Connection
 
 NO_SETSID = "@@runner-no-setsid"
 #: what the locked probe's command prints first (see :func:`run_script_locked`)
@@ -92,7 +93,7 @@ def run_script(conn: Connection, script: bytes, payload: bytes | Iterable[bytes]
     else:
         chunks = payload
     stdin = itertools.chain((script,), chunks)
-    if not isinstance(conn, Connection):  # a stand-in (runner.testing.LocalConnection): stdin just ends
+    if not isinstance(conn, Connection):  # not a transport (runner.testing.LocalConnection): stdin just ends
         return conn.run(wrapper(script), stdin=stdin)
     ended = threading.Event()
     try:

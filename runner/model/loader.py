@@ -47,6 +47,7 @@ Reveal = Callable[[Encrypted], str]
 SSH_KEYS: tuple[str, ...] = (
     "user", "key", "port", "host_key_policy", "known_hosts", "config_file", "use_agent",
     "connect_timeout", "command_timeout", "keepalive_interval", "keepalive_count", "sudo", "sudo_password_env",
+    "transport", "persist",
 )
 
 
@@ -246,6 +247,8 @@ class _Builder:
             keepalive_count=get("keepalive_count", lambda p, v: check.integer(p, v, 1)),
             sudo=get("sudo", check.boolean),
             sudo_password_env=get("sudo_password_env", check.string),
+            transport=get("transport", check.string),  # checked against the loaded transports (validate)
+            persist=get("persist", lambda p, v: check.number(p, v, minimum=0)),
         )
 
     def _secrets(self, path: KeyPath, value: Any) -> SecretsSettings:

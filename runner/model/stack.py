@@ -40,6 +40,8 @@ class SshSettings:
     keepalive_count: int = 3
     sudo: bool | None = None  # None: sudo when user is not root
     sudo_password_env: str | None = None  # name of an environment variable holding it
+    transport: str = "paramiko"  # a name the runner_transports hook adds: paramiko | openssh | <plugin>
+    persist: float = 60.0  # seconds a warm connection stays open after its last use (0: closed at once)
 
 
 #: the kinds of ``stack.cookbooks`` entries: a local directory, or one fetched into the cache and locked

@@ -28,6 +28,7 @@ CORE_DISTRIBUTION = "opsrunner"
 BUILTIN_PLUGINS: tuple[tuple[str, str], ...] = (
     ("resources", "runner.resources.builtin.plugin"),
     ("static", "runner.providers.static"),
+    ("transports", "runner.ssh.builtin"),
     ("haproxy", "runner.balancers.haproxy"),
     ("validate", "runner.cli.commands.validate"),
     ("plugins", "runner.cli.commands.plugins"),

@@ -27,11 +27,12 @@ from runner.plugin.manager import PluginOrigin, create_plugin_manager, disabled_
 from runner.providers.api import Provider
 from runner.resources.api import Resource
 from runner.sources.api import AppSourceType
+from runner.ssh.api import Transport, register_transports
 from runner.strategies.api import Strategy
 
 REGISTRATION_HOOKS = (
     "runner_resource_types", "runner_strategies", "runner_providers", "runner_load_balancers",
-    "runner_app_sources", "runner_commands", "runner_executors",
+    "runner_app_sources", "runner_commands", "runner_executors", "runner_transports",
 )
 
 
@@ -48,6 +49,7 @@ class PluginInfo:
     app_sources: list[str] = field(default_factory=list)
     commands: list[str] = field(default_factory=list)
     executors: list[str] = field(default_factory=list)
+    transports: list[str] = field(default_factory=list)
 
 
 def _canonical(name: str) -> str:
@@ -64,6 +66,7 @@ class Registry:
         self.providers: dict[str, type[Provider]] = {}
         self.load_balancers: dict[str, type[LoadBalancer]] = {}
         self.app_sources: dict[str, type[AppSourceType]] = {}
+        self.transports: dict[str, type[Transport]] = {}
         # what ``runner_commands`` returned, by ``.name``; only the CLI knows them as runner.cli.api.Command
         self.commands: dict[str, Any] = {}
         # what ``runner_executors`` returned, by URL ``.scheme``; only the engine knows them as Executor
@@ -82,6 +85,7 @@ class Registry:
                         self._add(caller.name, impl.function() or [], info, owners)
             info.hooks.sort()
             self.plugins.append(info)
+        register_transports(self.transports)  # the ssh layer cannot ask the registry: it gets the table
 
     @classmethod
     def load(cls, disabled: Iterable[str] | None = None) -> "Registry":
@@ -98,6 +102,7 @@ class Registry:
             "runner_app_sources": ("app source type", self.app_sources, info.app_sources, "name"),
             "runner_commands": ("command", self.commands, info.commands, "name"),
             "runner_executors": ("executor", self.executors, info.executors, "scheme"),
+            "runner_transports": ("ssh transport", self.transports, info.transports, "name"),
         }[hook]
         for item in items:
             key = getattr(item, attr)
@@ -121,6 +126,9 @@ class Registry:
 
     def provider(self, name: str) -> type[Provider]:
         return self._lookup("provider", self.providers, name)
+
+    def transport(self, name: str) -> type[Transport]:
+        return self._lookup("ssh transport", self.transports, name)
 
     def strategy(self, name: str) -> type[Strategy]:
         return self._lookup("strategy", self.strategies, name)

@@ -19,52 +19,24 @@ import shlex
 import socket
 import threading
 import time
-from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
 
 import paramiko
 
 from runner.errors import HostError
-from runner.ssh.hostkeys import load_known_hosts, policy_for
+from runner.ssh.api import (  # noqa: F401  (CHUNK, CommandResult, Stdin, sudo_wrap: importable from here too)
+    CHUNK,
+    CommandCutOff,
+    CommandResult,
+    Stdin,
+    Transport,
+    chunks,
+    sudo_error,
+    sudo_failure,
+    sudo_wrap,
+)
+from runner.ssh.hostkeys import load_known_hosts, policy_for, trusted_keys
 from runner.ssh.target import SshTarget
-
-CHUNK = 64 * 1024
-Stdin = bytes | str | IO[bytes] | Iterable[bytes] | None
-
-
-@dataclass(frozen=True)
-class CommandResult:
-    command: str
-    exit_status: int
-    stdout: bytes
-    stderr: bytes
-    seconds: float
-
-    @property
-    def ok(self) -> bool:
-        return self.exit_status == 0
-
-    @property
-    def text(self) -> str:
-        return self.stdout.decode("utf-8", "replace")
-
-
-class CommandCutOff(HostError):
-    """A remote command that did not run to its end: it timed out, or its connection was lost.
-
-    ``output`` is the stdout it printed until then (a caller that knows the
-    command's markers can say where it was); :meth:`during` says the same
-    about a named part of it instead of the command line.
-    """
-
-    def __init__(self, host: str, what: str, command: str, cause: str, output: bytes, suffix: str):
-        super().__init__(host, f"{what}: {command[:80]}{suffix}", cause)
-        self.what, self.output, self.suffix = what, output, suffix
-
-    def during(self, subject: str) -> HostError:
-        return HostError(self.host, f"{self.what} in {subject}{self.suffix}", self.cause)
 
 
 class _Keepalive(threading.Thread):
@@ -109,61 +81,15 @@ class _Keepalive(threading.Thread):
         self.stopped.set()
 
 
-def _chunks(stdin: Stdin) -> Iterable[bytes]:
-    if stdin is None:
-        return
-    if isinstance(stdin, str):
-        stdin = stdin.encode()
-    if isinstance(stdin, bytes):
-        for i in range(0, len(stdin), CHUNK):
-            yield stdin[i:i + CHUNK]
-    elif hasattr(stdin, "read"):
-        while chunk := stdin.read(CHUNK):
-            yield chunk
-    else:
-        yield from stdin
+class ParamikoConnection(Transport):
+    """An SSH connection to one host over paramiko; opened once and reused for the whole run."""
 
-
-def sudo_wrap(command: str, with_password: bool) -> str:
-    """Wrap ``command`` to run as root through sudo, never waiting at a prompt.
-
-    Without a password, ``sudo -n`` fails at once if one is needed. With one,
-    the password arrives as stdin's first line; it is consumed whether or not
-    sudo asks (NOPASSWD hosts: by ``read``; else by ``sudo -S``, which reads it
-    a byte at a time), so the command always gets the rest of stdin, straight
-    from the connection (nothing in between keeps it open after the command
-    ends), and it never appears on a command line.
-    """
-    inner = f"sh -c {shlex.quote(command)}"
-    if not with_password:
-        return f"sudo -n -H -- {inner}"
-    script = (
-        f'if sudo -n true 2>/dev/null; then IFS= read -r pw; exec sudo -n -H -- {inner}; fi; '
-        f'exec sudo -S -k -p "" -H -- {inner}'
-    )
-    return f"sh -c {shlex.quote(script)}"
-
-
-def _sudo_failure(stderr: bytes) -> str | None:
-    text = stderr.decode("utf-8", "replace")
-    if "a password is required" in text or "a terminal is required" in text:
-        return "sudo asks for a password and none is configured"
-    if "incorrect password" in text or "Sorry, try again" in text:
-        return "sudo refused the configured password"
-    if "is not in the sudoers file" in text or "not allowed to execute" in text:
-        return "the user may not use sudo on this host"
-    return None
-
-
-class Connection:
-    """An SSH connection to one host; opened once and reused for the whole run."""
+    name = "paramiko"
 
     def __init__(self, target: SshTarget):
-        self.target = target
+        super().__init__(target)
         self.client: paramiko.SSHClient | None = None
-        self.commands_run = 0
         self._keepalive: _Keepalive | None = None
-        self._aborted = False
 
     # -- connecting ---------------------------------------------------------
 
@@ -195,7 +121,7 @@ class Connection:
         except (OSError, paramiko.SSHException, ValueError) as exc:
             raise self._fail(f"cannot read ssh key {path}: {exc}", "key") from None
 
-    def open(self) -> "Connection":
+    def open(self) -> "ParamikoConnection":
         if self.client is not None:
             return self
         if self._aborted:
@@ -267,14 +193,22 @@ class Connection:
             self.client.close()
             self.client = None
 
-    def abort(self) -> None:
-        """Close now and never open again: commands waiting on this connection end with 'connection lost'.
+    def alive(self) -> bool:
+        client = self.client
+        transport = client.get_transport() if client is not None else None
+        return transport is not None and self._lost(transport) is None
 
-        For an interrupted run: a worker thread blocked on a command gets its
-        HostError at once, and cannot open a new connection afterwards.
-        """
-        self._aborted = True
-        self.close()
+    def host_key_still_trusted(self) -> bool:
+        """The key the host showed is still the one known_hosts has for it (policy off: nothing to check)."""
+        t = self.target
+        if t.host_key_policy == "off":
+            return True
+        transport = self.client.get_transport() if self.client is not None else None
+        if transport is None:
+            return False
+        key = transport.get_remote_server_key()
+        known = trusted_keys(t.known_hosts_name, t.known_hosts, t.system_known_hosts).get(key.get_name())
+        return known is not None and known.asbytes() == key.asbytes()
 
     def _lost(self, transport: paramiko.Transport | None) -> str | None:
         """Why the connection (``transport``) is gone, or None while it is up."""
@@ -288,12 +222,6 @@ class Connection:
         if transport is None or not transport.is_active():
             return "the host closed the connection"
         return None
-
-    def __enter__(self) -> "Connection":
-        return self.open()
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     # -- running commands ---------------------------------------------------
 
@@ -343,7 +271,7 @@ class Connection:
         except TimeoutError:
             channel.close()
             raise self._fail(f"no answer from: {command[:80]}", "timeout") from None
-        return line.decode("utf-8", "replace").strip(), channel
+        return line.decode("utf-8", "replace").strip(), self._track(channel)
 
     def run(self, command: str, stdin: Stdin = None, timeout: float | None = None,
             sudo: bool | None = None) -> CommandResult:
@@ -356,10 +284,10 @@ class Connection:
         t = self.target
         started = time.monotonic()
         channel, use_sudo = self._start(command, sudo)
-        chunks = _chunks(stdin)
+        chunks_in = chunks(stdin)
         if use_sudo and t.sudo_password is not None:
             first = (t.sudo_password + "\n").encode()
-            chunks = (c for part in ([first], chunks) for c in part)
+            chunks_in = (c for part in ([first], chunks_in) for c in part)
         timeout = t.command_timeout if timeout is None else timeout
         out: list[bytes] = []
         err: list[bytes] = []
@@ -367,7 +295,7 @@ class Connection:
 
         def pump_stdin() -> None:
             try:
-                for chunk in chunks:
+                for chunk in chunks_in:
                     channel.sendall(chunk)
                 channel.shutdown_write()
             except (OSError, EOFError, paramiko.SSHException) as exc:  # remote closed early: it stopped reading
@@ -401,8 +329,10 @@ class Connection:
             raise CommandCutOff(t.name, "connection lost", command, "connection-lost", b"".join(out),
                                 f": {why}{self._where}")
         stderr = b"".join(err)
-        if use_sudo and status != 0 and (why := _sudo_failure(stderr)):
-            raise self._fail(
-                f"{why}; allow passwordless sudo for {t.user} (NOPASSWD) or set ssh.sudo_password_env",
-                "sudo")
+        if use_sudo and status != 0 and (why := sudo_failure(stderr)):
+            raise sudo_error(t, why)
         return CommandResult(command, status, b"".join(out), stderr, time.monotonic() - started)
+
+
+#: the name it had when it was the only transport
+Connection = ParamikoConnection

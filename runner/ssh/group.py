@@ -6,6 +6,11 @@ maps each host to its result or to the HostError that stopped it; one
 host's failure never stops the others. :meth:`HostGroup.map` runs any work
 per host name with the same bound, and :meth:`HostGroup.connect_in_background`
 opens connections while the caller does something else (compiling recipes).
+
+Connections come from :func:`runner.ssh.api.open_connection` (over the
+transport the stack names, warm from :mod:`runner.ssh.pool` when the previous
+run left one) and go back to the pool when the group lets them go;
+:meth:`HostGroup.abort` closes them for good.
 """
 
 from __future__ import annotations
@@ -17,7 +22,10 @@ from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 from runner.errors import HostError
-from runner.ssh.connection import CommandResult, Connection, Stdin
+from runner.ssh import pool
+from runner.ssh.api import CommandResult, Stdin
+from runner.ssh.api import Transport as Connection
+from runner.ssh.pool import open_connection
 from runner.ssh.target import SshTarget
 
 T = TypeVar("T")
@@ -36,13 +44,7 @@ class GroupResult(Generic[T]):
         return not self.failed
 
 
-def _open(target: SshTarget) -> Connection:
-    conn = Connection(target)
-    try:
-        return conn.open()
-    except BaseException:
-        conn.close()
-        raise
+_open = open_connection
 
 
 class HostGroup:
@@ -56,6 +58,7 @@ class HostGroup:
         self._pending: dict[str, Future[Connection]] = {}
         self._pool: ThreadPoolExecutor | None = None
         self.aborted = False  # abort() was called: no host gets a connection any more
+        self._adopted: set[str] = set()  # connections the group uses but another owner lets go
 
     def __enter__(self) -> "HostGroup":
         return self
@@ -105,15 +108,23 @@ class HostGroup:
         return conn
 
     def adopt(self, conn: Connection) -> None:
-        """Take in a connection opened elsewhere (the group closes it with the others)."""
+        """Use a connection opened elsewhere; its owner, not the group, lets it go (it may hold a lock)."""
         self.targets.setdefault(conn.target.name, conn.target)
         self.connections[conn.target.name] = conn
+        self._adopted.add(conn.target.name)
 
     def release(self, name: str) -> None:
-        """Close one host's connection (a finished job does not keep it open while others run)."""
+        """Let one host's connection go (a finished job does not keep it while others run): back to the pool,
+        with every lock held over it released."""
         conn = self.connections.pop(name, None)
-        if conn is not None:
-            conn.close()
+        if conn is not None and name not in self._adopted:
+            self._let_go(conn)
+
+    def _let_go(self, conn: Connection) -> None:
+        if self.aborted:
+            conn.abort()
+        else:
+            pool.put(conn)
 
     def abort(self) -> None:
         """Stop at once (Ctrl-C): close every connection without waiting for anything.
@@ -131,15 +142,16 @@ class HostGroup:
             conn.abort()
 
     def close(self) -> None:
-        """Close every connection, also those opened in the background that nobody took."""
+        """Let every connection go (to the pool), also those opened in the background that nobody took."""
         for future in self._pending.values():
             try:
-                future.result().close()
+                self._let_go(future.result())
             except Exception:  # a failed connect has nothing to close
                 pass
         self._pending.clear()
-        for conn in self.connections.values():
-            conn.close()
+        for name, conn in self.connections.items():
+            if name not in self._adopted:
+                self._let_go(conn)
         self.connections.clear()
         if self._pool is not None:
             self._pool.shutdown(wait=False)

@@ -134,6 +134,15 @@ def load_known_hosts(client: paramiko.SSHClient, name: str, known_hosts: Path | 
             client.get_host_keys().add(name, key_type, key)
 
 
+def trusted_keys(name: str, known_hosts: Path | None, system: tuple[Path, ...]) -> dict[str, paramiko.PKey]:
+    """The keys recorded for ``name`` now, by key type (the stack's file wins over the user's, as in a connect)."""
+    found: dict[str, paramiko.PKey] = {}
+    for path in (*system, *([known_hosts] if known_hosts else [])):
+        parsed = parsed_known_hosts(path)
+        found.update(parsed.lookup(name) if parsed is not None else ())
+    return found
+
+
 def policy_for(name: str, known_hosts: Path | None) -> paramiko.MissingHostKeyPolicy:
     if name == "strict":
         return paramiko.RejectPolicy()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,6 +38,10 @@ class SshTarget:
     keepalive_count: int = 3  # unanswered keepalives in a row after which the host is lost
     sudo: bool = False
     sudo_password: str | None = field(default=None, repr=False)
+    transport: str = "paramiko"  # the stack's ssh.transport: which runner.ssh.api.Transport connects
+    persist: float = 60.0  # seconds a warm connection stays open after its last use
+    config_file: Path | None = None  # the stack's ssh.config_file (None: ~/.ssh/config applies)
+    config_host: str = ""  # the name ~/.ssh/config was asked about (openssh connects to it, so Host blocks apply)
 
     @property
     def known_hosts_name(self) -> str:
@@ -55,16 +60,33 @@ def enable_match_exec() -> None:
     paramiko.config.invoke = invoke
 
 
+_config_cache: dict[Path, tuple[tuple[int, int], paramiko.SSHConfig]] = {}
+_config_lock = threading.Lock()
+
+
 def _ssh_config(path: Path | None) -> paramiko.SSHConfig | None:
+    """The parsed ssh config: read once per process and version of the file (not once per host)."""
     path = path or Path("~/.ssh/config").expanduser()
+    try:
+        st = path.stat()
+    except OSError:
+        return None
     if not path.is_file():
         return None
+    version = (st.st_mtime_ns, st.st_size)
+    with _config_lock:
+        hit = _config_cache.get(path)
+        if hit is not None and hit[0] == version:
+            return hit[1]
     try:
         if _MATCH_EXEC.search(path.read_text(errors="replace")):
             enable_match_exec()
-        return paramiko.SSHConfig.from_path(str(path))
+        parsed = paramiko.SSHConfig.from_path(str(path))
     except Exception as exc:  # paramiko raises several kinds for a broken file
         raise UserError(f"{path}: cannot read ssh config: {exc}") from None
+    with _config_lock:
+        _config_cache[path] = (version, parsed)
+    return parsed
 
 
 def resolve_target(stack: Stack, host: HostAddress, environ: dict[str, str] | None = None) -> SshTarget:
@@ -116,4 +138,8 @@ def resolve_target(stack: Stack, host: HostAddress, environ: dict[str, str] | No
         keepalive_count=ssh.keepalive_count,
         sudo=sudo,
         sudo_password=password,
+        transport=ssh.transport,
+        persist=ssh.persist,
+        config_file=ssh.config_file,
+        config_host=host.address,
     )

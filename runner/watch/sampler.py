@@ -11,7 +11,9 @@ from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 
 from runner.errors import HostError
-from runner.ssh.connection import Connection
+from runner.ssh import pool
+from runner.ssh.api import Transport as Connection
+from runner.ssh.api import connection_for
 from runner.ssh.target import SshTarget
 from runner.watch import metrics
 from runner.watch.types import Sample
@@ -28,20 +30,21 @@ class Sampler:
         self.cpu: dict[str, metrics.CpuReading] = {}
         self._pool: ThreadPoolExecutor | None = None
 
-    def _drop(self, name: str) -> None:
+    def _drop(self, name: str, warm: bool = False) -> None:
+        """Let a host's connection go: back to the pool (``warm``: it still works) or closed."""
         conn = self.connections.pop(name, None)
         if conn is not None:
-            conn.close()
+            pool.put(conn) if warm else conn.close()
 
     def _read(self, target: SshTarget, now: float) -> Sample:
         name = target.name
         conn = self.connections.get(name)
         if conn is not None and conn.target != target:
-            self._drop(name)
+            self._drop(name, warm=True)
             conn = None
         try:
             if conn is None:
-                conn = Connection(target)
+                conn = pool.take(target) or connection_for(target)
                 self.connections[name] = conn
                 conn.open()
             previous = self.cpu.get(name)
@@ -61,7 +64,7 @@ class Sampler:
     def sample(self, targets: Mapping[str, SshTarget], now: float) -> dict[str, Sample]:
         """One :class:`Sample` per target; connections of hosts no longer given are closed."""
         for gone in set(self.connections) - set(targets):
-            self._drop(gone)
+            self._drop(gone, warm=True)
         for gone in set(self.cpu) - set(targets):
             del self.cpu[gone]
         if not targets:
@@ -74,7 +77,7 @@ class Sampler:
 
     def close(self) -> None:
         for name in list(self.connections):
-            self._drop(name)
+            self._drop(name, warm=True)
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None

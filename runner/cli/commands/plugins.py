@@ -26,7 +26,8 @@ class PluginsCommand(Command):
                      "module": p.origin.module, "builtin": p.origin.builtin, "hooks": p.hooks,
                      "resource_types": p.resource_types, "strategies": p.strategies,
                      "providers": p.providers, "load_balancers": p.load_balancers,
-                     "app_sources": p.app_sources, "commands": p.commands, "executors": p.executors}
+                     "app_sources": p.app_sources, "commands": p.commands, "executors": p.executors,
+                     "transports": p.transports}
                     for p in plugins]
             ctx.out.write(json.dumps(data, indent=2) + "\n")
             return 0
@@ -35,7 +36,8 @@ class PluginsCommand(Command):
             adds = [f"{label}: {', '.join(items)}" for label, items in (
                 ("resource types", p.resource_types), ("strategies", p.strategies),
                 ("providers", p.providers), ("load balancers", p.load_balancers),
-                ("app sources", p.app_sources), ("commands", p.commands), ("executors", p.executors)) if items]
+                ("app sources", p.app_sources), ("commands", p.commands), ("executors", p.executors),
+                ("ssh transports", p.transports)) if items]
             others = [h for h in p.hooks if h not in REGISTRATION_HOOKS]
             if others:
                 adds.append("hooks: " + ", ".join(others))

@@ -1,0 +1,398 @@
+"""The ``openssh`` transport: the system ``ssh``, one master connection per host, shared by runs.
+
+:meth:`OpenSshConnection.open` starts a ControlMaster (``ssh -M -N -f`` with
+``ControlPersist=<persist>``) or finds the one a previous run started; each
+command is then one ``ssh`` process over that master's socket, so it costs no
+key exchange and no authentication, also in the next ``runner`` process
+within ``persist`` seconds. A master exits by itself that long after its last
+command; nothing waits on it (its stdio is /dev/null and a file, never a pipe).
+
+Everything ssh reads applies (~/.ssh/config or ``ssh.config_file``: ProxyJump,
+certificates, security keys, agents), under ``BatchMode=yes``: it never
+prompts. Sockets live in a directory of the user's, mode 0700
+(:func:`control_dir`), under a name hashed from all that decides the
+connection including the host's known_hosts lines now
+(:func:`runner.ssh.openssh_options.control_name`): after a host key is removed
+or changed the old master is never used again. A socket whose master does not
+answer ``ssh -O check`` is removed and a fresh master started.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import select
+import shutil
+import stat
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import IO
+
+from runner.errors import HostError, UserError
+from runner.ssh import openssh_options as opts
+from runner.ssh.api import (
+    CHUNK,
+    CommandCutOff,
+    CommandResult,
+    Stdin,
+    Transport,
+    chunks,
+    sudo_error,
+    sudo_failure,
+    sudo_wrap,
+)
+from runner.ssh.target import SshTarget
+
+CONTROL_DIR_ENV = "RUNNER_SSH_CONTROL_DIR"
+CHECK_TIMEOUT = 10.0  # seconds ``ssh -O check`` may take (it only talks to a local socket)
+
+_path_locks: dict[Path, threading.Lock] = {}
+_path_locks_guard = threading.Lock()
+
+
+def ssh_binary() -> str:
+    found = shutil.which("ssh")
+    if found is None:
+        raise UserError("ssh.transport is openssh, but there is no ssh command on PATH",
+                        hint="install the OpenSSH client, or set ssh.transport: paramiko")
+    return found
+
+
+def _private_dir(path: Path) -> Path:
+    """``path`` as a directory of ours with mode 0700: created, or repaired; refused when someone else owns it."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    st = os.lstat(path)
+    if stat.S_ISLNK(st.st_mode) or not stat.S_ISDIR(st.st_mode):
+        raise UserError(f"{path}: not a directory (ssh control sockets go there)",
+                        hint=f"remove it, or point ${CONTROL_DIR_ENV} at a directory of yours")
+    if st.st_uid != os.getuid():
+        raise UserError(f"{path}: owned by uid {st.st_uid}, not by you: refusing to keep ssh control sockets there",
+                        hint=f"remove it, or point ${CONTROL_DIR_ENV} at a directory of yours")
+    if stat.S_IMODE(st.st_mode) != 0o700:
+        os.chmod(path, 0o700)
+    return path
+
+
+def control_dir(environ: dict[str, str] | None = None) -> Path:
+    """Where the control sockets live: $RUNNER_SSH_CONTROL_DIR, $XDG_RUNTIME_DIR/runner-ssh or
+    ~/.cache/runner/ssh (and /tmp/runner-ssh-<uid> when those are too long for a socket's name)."""
+    env = os.environ if environ is None else environ
+    if env.get(CONTROL_DIR_ENV):
+        given = Path(env[CONTROL_DIR_ENV])
+        if not opts.fits(given):
+            raise UserError(f"${CONTROL_DIR_ENV} is too long a path for ssh control sockets: {given}",
+                            hint=f"at most {opts.SUN_PATH_MAX - 39} bytes")
+        return _private_dir(given)
+    else:
+        runtime = env.get("XDG_RUNTIME_DIR")
+        candidates = [Path(runtime) / "runner-ssh"] if runtime and Path(runtime).is_dir() else []
+        candidates.append(Path("~/.cache/runner/ssh").expanduser())
+    candidates.append(Path(tempfile.gettempdir()) / f"runner-ssh-{os.getuid()}")
+    for candidate in candidates:
+        if opts.fits(candidate):
+            return _private_dir(candidate)
+    raise UserError(f"no directory for ssh control sockets has a name short enough "
+                    f"(at most {opts.SUN_PATH_MAX - 39} bytes): {candidates[0]}",
+                    hint=f"point ${CONTROL_DIR_ENV} at a short directory of yours")
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """Hold ``<path>.lock`` (threads and processes): one master start per socket at a time.
+
+    The lock file is removed afterwards; a waiter that got the lock on a file removed meanwhile tries again.
+    """
+    with _path_locks_guard:
+        thread_lock = _path_locks.setdefault(path, threading.Lock())
+    lock_path = path.with_name(path.name + ".lock")
+    with thread_lock:
+        while True:
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                try:
+                    same = os.stat(lock_path).st_ino == os.fstat(fd).st_ino
+                except FileNotFoundError:
+                    same = False
+                if same:
+                    try:
+                        yield
+                    finally:
+                        with contextlib.suppress(FileNotFoundError):
+                            os.unlink(lock_path)
+                    return
+            finally:
+                os.close(fd)
+
+
+def master_running(ssh: str, path: Path) -> bool:
+    """Whether a master answers at the socket ``path``."""
+    if not path.exists():
+        return False
+    try:
+        done = subprocess.run(opts.check_command(ssh, path), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, timeout=CHECK_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        return False
+    return done.returncode == 0
+
+
+class _Held:
+    """A command left running by :meth:`OpenSshConnection.hold`: reads like a paramiko channel."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], timeout: float | None,
+                 on_close: Callable[[subprocess.Popen[bytes]], None] = lambda proc: None):
+        self.proc, self.timeout, self.on_close = proc, timeout, on_close
+        self.closed = False
+
+    def settimeout(self, timeout: float | None) -> None:
+        self.timeout = timeout
+
+    def _read(self, stream: IO[bytes] | None, size: int) -> bytes:
+        if stream is None or self.closed:
+            return b""
+        ready, _, _ = select.select([stream], [], [], self.timeout)
+        if not ready:
+            raise TimeoutError("no output in time")
+        try:
+            return os.read(stream.fileno(), size)
+        except (OSError, ValueError):  # closed meanwhile
+            return b""
+
+    def recv(self, size: int) -> bytes:
+        return self._read(self.proc.stdout, size)
+
+    def recv_stderr(self, size: int) -> bytes:
+        return self._read(self.proc.stderr, size)
+
+    def exit_status_ready(self) -> bool:
+        return self.proc.poll() is not None
+
+    def recv_exit_status(self) -> int:
+        try:
+            return self.proc.wait(timeout=self.timeout)
+        except subprocess.TimeoutExpired:
+            return -1
+
+    def close(self) -> None:
+        """End the command: its stdin ends, then the ssh process (and with it the remote session) goes."""
+        if self.closed:
+            return
+        self.closed = True
+        with contextlib.suppress(OSError, ValueError):
+            if self.proc.stdin is not None:
+                self.proc.stdin.close()
+        if self.proc.poll() is None:
+            self.proc.kill()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(timeout=5)
+        for stream in (self.proc.stdout, self.proc.stderr):
+            with contextlib.suppress(OSError, ValueError):
+                if stream is not None:
+                    stream.close()
+        self.on_close(self.proc)
+
+
+class OpenSshConnection(Transport):
+    """One host over the system ssh: a shared master, one ``ssh`` process per command."""
+
+    name = "openssh"
+
+    def __init__(self, target: SshTarget):
+        super().__init__(target)
+        self.ssh = ""
+        self.control: Path | None = None  # the master's socket, once open() found or started it
+        self.started_master = False  # this connection started its master (it was not warm)
+        self._procs: set[subprocess.Popen[bytes]] = set()
+        self._procs_lock = threading.Lock()
+
+    # -- the master -------------------------------------------------------------
+
+    def _path(self) -> Path:
+        return control_dir() / opts.control_name(self.target, self.ssh)
+
+    def open(self) -> "OpenSshConnection":
+        if self._aborted:
+            raise HostError(self.target.name, "connection closed: the run was interrupted", "interrupted")
+        if self.control is not None:
+            return self
+        self.ssh = self.ssh or ssh_binary()
+        path = self._path()
+        self._ensure_master(path)
+        self.control = path
+        return self
+
+    def _ensure_master(self, path: Path) -> None:
+        with _locked(path):
+            if master_running(self.ssh, path):
+                return
+            with contextlib.suppress(FileNotFoundError):  # a stale socket: its master is gone
+                path.unlink()
+            self._start_master(path)
+
+    def _start_master(self, path: Path) -> None:
+        t = self.target
+        with tempfile.TemporaryFile() as errors:
+            proc = subprocess.Popen(opts.master_command(self.ssh, t, path), stdin=subprocess.DEVNULL,
+                                    stdout=subprocess.DEVNULL, stderr=errors, start_new_session=True)
+            try:
+                status = proc.wait(timeout=t.connect_timeout * 3 + 10)  # ssh's ConnectTimeout ends it before
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+                raise HostError(t.name, f"connect timed out after {t.connect_timeout:g} s "
+                                f"({t.user}@{t.address}:{t.port})", "timeout") from None
+            errors.seek(0)
+            said = errors.read().decode("utf-8", "replace")
+        if status != 0:
+            raise opts.connect_error(t, said)
+        self.started_master = True
+
+    def alive(self) -> bool:
+        return (not self._aborted and self.control is not None and bool(self.ssh)
+                and master_running(self.ssh, self.control))
+
+    def host_key_still_trusted(self) -> bool:
+        """The master was named after the host's known_hosts lines: they are still the same."""
+        return self.control is not None and self._path() == self.control
+
+    def close(self) -> None:
+        """Close what runs over this connection; the master stays for the next run (until ``persist``)."""
+        self.close_holds()
+        self.control = None
+
+    def abort(self) -> None:
+        self._aborted = True
+        self.close_holds()
+        with self._procs_lock:
+            procs = list(self._procs)
+        for proc in procs:
+            with contextlib.suppress(OSError):
+                proc.kill()
+        self.control = None
+
+    # -- commands ---------------------------------------------------------------
+
+    def _spawn(self, command: str, sudo: bool | None) -> tuple[subprocess.Popen[bytes], bool]:
+        self.open()
+        assert self.control is not None
+        if not self.control.exists():  # the master ended meanwhile (persist): start another
+            self._ensure_master(self.control)
+        t = self.target
+        use_sudo = t.sudo if sudo is None else sudo
+        wire = sudo_wrap(command, t.sudo_password is not None) if use_sudo else command
+        proc = subprocess.Popen(opts.command_line(self.ssh, t, self.control, wire), stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+        with self._procs_lock:
+            self._procs.add(proc)
+        self.commands_run += 1
+        return proc, use_sudo
+
+    def _done(self, proc: subprocess.Popen[bytes]) -> None:
+        with self._procs_lock:
+            self._procs.discard(proc)
+
+    def _cut_off(self, command: str, stderr: bytes, out: bytes) -> CommandCutOff | None:
+        t = self.target
+        if self._aborted:
+            why: str | None = "the run was interrupted"
+        else:
+            alive = self.control is not None and master_running(self.ssh, self.control)
+            why = opts.cut_off_reason(t, stderr.decode("utf-8", "replace"), alive)
+        if why is None:
+            return None
+        return CommandCutOff(t.name, "connection lost", command, "connection-lost", out,
+                             f": {why} ({t.user}@{t.address}:{t.port})")
+
+    def run(self, command: str, stdin: Stdin = None, timeout: float | None = None,
+            sudo: bool | None = None) -> CommandResult:
+        t = self.target
+        started = time.monotonic()
+        proc, use_sudo = self._spawn(command, sudo)
+        data = chunks(stdin)
+        if use_sudo and t.sudo_password is not None:
+            first = (t.sudo_password + "\n").encode()
+            data = (c for part in ([first], data) for c in part)
+        timeout = t.command_timeout if timeout is None else timeout
+        out: list[bytes] = []
+        err: list[bytes] = []
+
+        def pump_stdin() -> None:
+            assert proc.stdin is not None
+            try:
+                for chunk in data:
+                    proc.stdin.write(chunk)
+                    proc.stdin.flush()
+            except (OSError, ValueError):  # the remote side stopped reading (or the command was killed)
+                pass
+            finally:
+                with contextlib.suppress(OSError, ValueError):
+                    proc.stdin.close()
+
+        def drain(stream: IO[bytes], sink: list[bytes]) -> None:
+            with contextlib.suppress(OSError, ValueError):
+                while piece := os.read(stream.fileno(), CHUNK):
+                    sink.append(piece)
+
+        threads = [threading.Thread(target=pump_stdin, daemon=True),
+                   threading.Thread(target=drain, args=(proc.stdout, out), daemon=True),
+                   threading.Thread(target=drain, args=(proc.stderr, err), daemon=True)]
+        for th in threads:
+            th.start()
+        try:
+            status = proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            for th in threads[1:]:
+                th.join(timeout=1.0)
+            self._done(proc)
+            raise CommandCutOff(t.name, f"command timed out after {timeout:g} s", command, "timeout",
+                                b"".join(out), f" ({t.user}@{t.address}:{t.port})") from None
+        for th in threads[1:]:
+            th.join(timeout=max(1.0, t.connect_timeout))
+        self._done(proc)
+        for stream in (proc.stdout, proc.stderr):
+            with contextlib.suppress(OSError, ValueError):
+                stream.close()  # type: ignore[union-attr]
+        stdout, stderr = b"".join(out), b"".join(err)
+        if status == 255 and (lost := self._cut_off(command, stderr, stdout)) is not None:
+            raise lost
+        if status < 0:  # killed by a signal: abort() (Ctrl-C)
+            raise CommandCutOff(t.name, "connection lost", command, "connection-lost", stdout,
+                                f": the run was interrupted ({t.user}@{t.address}:{t.port})")
+        if use_sudo and status != 0 and (why := sudo_failure(stderr)):
+            raise sudo_error(t, why)
+        return CommandResult(command, status, stdout, stderr, time.monotonic() - started)
+
+    def hold(self, command: str, timeout: float | None = None, send: bytes = b"") -> tuple[str, _Held]:
+        t = self.target
+        proc, use_sudo = self._spawn(command, None)
+        handle = _Held(proc, t.command_timeout if timeout is None else timeout, self._done)
+        first = (t.sudo_password + "\n").encode() if use_sudo and t.sudo_password is not None else b""
+        if first or send:
+            try:
+                assert proc.stdin is not None
+                proc.stdin.write(first + send)
+                proc.stdin.flush()
+            except (OSError, ValueError) as exc:
+                handle.close()
+                raise HostError(t.name, f"connection lost: {exc} ({t.user}@{t.address}:{t.port})",
+                                "connection-lost") from None
+        line = b""
+        try:
+            while not line.endswith(b"\n"):
+                data = handle.recv(1)
+                if not data:
+                    break
+                line += data
+        except TimeoutError:
+            handle.close()
+            raise HostError(t.name, f"no answer from: {command[:80]} ({t.user}@{t.address}:{t.port})",
+                            "timeout") from None
+        return line.decode("utf-8", "replace").strip(), self._track(handle)
