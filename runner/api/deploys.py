@@ -201,7 +201,7 @@ def deploy(session: SessionBase, command: str, app_name: str, *, strategy: str |
     report = DeployReport(command, stack.name, app.name, [rollout.states[h] for h in hosts],
                           time.monotonic() - started, settings.strategy, rollout.release, rollout.stopped,
                           rollout.batches, rollout.timings, redact, drained,
-                          lb_commands if balancer is not None else {})
+                          balancer_commands=lb_commands if balancer is not None else {})
     session.finished(info, report, report.seconds)
     return report
 

@@ -66,6 +66,7 @@ def take(target: SshTarget) -> Transport | None:
         if conn.is_warm():
             with _lock:
                 _stats["reused"] += 1
+            conn.commands_run = 0  # a report counts the commands of its own run
             return conn
         _close(conn)
 
