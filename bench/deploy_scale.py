@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from converge import destroy, machine_load, say  # noqa: E402  (bench/ is this script's directory)
+from converge import destroy, machine_load, say, with_bytecode  # noqa: E402  (bench/ is this script's directory)
 
 REPO = Path(__file__).resolve().parents[1]
 RUN_TIMEOUT = 900.0
@@ -225,6 +225,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", help="where the throwaway stack goes (default: the temp dir)")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args(argv)
+    with_bytecode()
     if args.hosts < 1 or args.repeat < 1 or args.start_batch < 1:
         parser.error("--hosts, --repeat and --start-batch must be at least 1")
     from runner.testing import docker_unavailable_reason

@@ -12,6 +12,7 @@ import hmac
 import math
 import re
 import shlex
+import threading
 from pathlib import Path
 
 from runner.errors import HostError
@@ -104,27 +105,70 @@ def _hashed_match(field: str, name: str) -> bool:
     return hmac.compare_digest(hmac.new(salt, name.encode(), hashlib.sha1).digest(), digest)
 
 
+class _KnownLines:
+    """One version of a known_hosts file, split once: plain host fields indexed, hashed and marker lines apart."""
+
+    def __init__(self, path: Path, text: str):
+        self.plain: dict[str, list[str]] = {}
+        self.hashed: list[tuple[str, str]] = []  # (host field, the line as found)
+        self.markers: list[str] = []  # @cert-authority, @revoked: they decide for every host
+        for line in text.splitlines():
+            fields = line.split()
+            if len(fields) < 3 or fields[0].startswith("#"):
+                continue
+            entry = f"{path}: {' '.join(fields)}"
+            if fields[0].startswith("@"):
+                self.markers.append(entry)
+                continue
+            for host in fields[0].split(","):
+                if host.startswith("|1|"):
+                    self.hashed.append((host, entry))
+                else:
+                    self.plain.setdefault(host, []).append(entry)
+
+    def lines_for(self, name: str) -> list[str]:
+        found = list(self.markers) + self.plain.get(name, [])
+        found += [entry for host, entry in self.hashed if _hashed_match(host, name)]
+        return sorted(set(found), key=found.index)
+
+
+_known_cache: dict[Path, tuple[tuple[int, int, int], _KnownLines]] = {}
+_known_lock = threading.Lock()
+
+
+def _known_lines(path: Path) -> _KnownLines | None:
+    """The file split once per version (inode, mtime, size), not once per host and call."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    version = (st.st_ino, st.st_mtime_ns, st.st_size)
+    with _known_lock:
+        hit = _known_cache.get(path)
+    if hit is not None and hit[0] == version:
+        return hit[1]
+    try:
+        parsed = _KnownLines(path, path.read_text(errors="replace"))
+    except OSError:
+        return None
+    with _known_lock:
+        _known_cache[path] = (version, parsed)
+    return parsed
+
+
 def known_entries(target: SshTarget) -> list[str]:
     """The known_hosts lines that decide whether the host's key is trusted, from every file ssh reads.
 
     The host's own lines (plain or hashed) and every marker line (@cert-authority, @revoked).
     """
     name = target.known_hosts_name
-    found = []
+    found: list[str] = []
     for path in (target.known_hosts, *target.system_known_hosts):
         if path is None:
             continue
-        try:
-            text = path.read_text(errors="replace")
-        except OSError:
-            continue
-        for line in text.splitlines():
-            fields = line.split()
-            if len(fields) < 3 or fields[0].startswith("#"):
-                continue
-            hosts = fields[1] if fields[0].startswith("@") else fields[0]
-            if fields[0].startswith("@") or name in hosts.split(",") or _hashed_match(hosts, name):
-                found.append(f"{path}: {' '.join(fields)}")
+        parsed = _known_lines(path)
+        if parsed is not None:
+            found += parsed.lines_for(name)
     return found
 
 
@@ -132,9 +176,23 @@ def _file_version(path: Path | None) -> str:
     if path is None:
         return "-"
     try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
+        st = path.stat()
     except OSError:
         return "missing"
+    key = (path, st.st_ino, st.st_mtime_ns, st.st_size)
+    with _known_lock:
+        digest = _digests.get(key)
+    if digest is None:
+        try:
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        except OSError:
+            return "missing"
+        with _known_lock:
+            _digests[key] = digest
+    return digest
+
+
+_digests: dict[tuple[Path, int, int, int], str] = {}
 
 
 def control_name(target: SshTarget, ssh: str = "ssh") -> str:
