@@ -17,6 +17,7 @@ the same errors (:class:`CommandResult`, :class:`CommandCutOff`, :func:`sudo_wra
 from __future__ import annotations
 
 import importlib
+import itertools
 import shlex
 import threading
 import weakref
@@ -78,6 +79,17 @@ def chunks(stdin: Stdin) -> Iterable[bytes]:
             yield chunk
     else:
         yield from stdin
+
+
+def sudo_password_line(target: SshTarget, use_sudo: bool) -> bytes:
+    """The first line of a command's stdin: the sudo password, when sudo runs with one (see :func:`sudo_wrap`)."""
+    return (target.sudo_password + "\n").encode() if use_sudo and target.sudo_password is not None else b""
+
+
+def stdin_through_sudo(target: SshTarget, use_sudo: bool, stdin: Stdin) -> Iterable[bytes]:
+    """``stdin`` as chunks, after the sudo password's line when there is one."""
+    first = sudo_password_line(target, use_sudo)
+    return itertools.chain([first], chunks(stdin)) if first else chunks(stdin)
 
 
 def sudo_wrap(command: str, with_password: bool) -> str:

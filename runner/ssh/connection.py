@@ -30,9 +30,10 @@ from runner.ssh.api import (  # noqa: F401  (CHUNK, CommandResult, Stdin, sudo_w
     CommandResult,
     Stdin,
     Transport,
-    chunks,
+    stdin_through_sudo,
     sudo_error,
     sudo_failure,
+    sudo_password_line,
     sudo_wrap,
 )
 from runner.ssh.hostkeys import load_known_hosts, policy_for, trusted_keys
@@ -254,7 +255,7 @@ class ParamikoConnection(Transport):
         """
         t = self.target
         channel, use_sudo = self._start(command)
-        first = (t.sudo_password + "\n").encode() if use_sudo and t.sudo_password is not None else b""
+        first = sudo_password_line(t, use_sudo)
         if first or send:
             try:
                 channel.sendall(first + send)
@@ -284,10 +285,7 @@ class ParamikoConnection(Transport):
         t = self.target
         started = time.monotonic()
         channel, use_sudo = self._start(command, sudo)
-        chunks_in = chunks(stdin)
-        if use_sudo and t.sudo_password is not None:
-            first = (t.sudo_password + "\n").encode()
-            chunks_in = (c for part in ([first], chunks_in) for c in part)
+        chunks_in = stdin_through_sudo(t, use_sudo, stdin)
         timeout = t.command_timeout if timeout is None else timeout
         out: list[bytes] = []
         err: list[bytes] = []

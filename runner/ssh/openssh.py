@@ -42,9 +42,10 @@ from runner.ssh.api import (
     CommandResult,
     Stdin,
     Transport,
-    chunks,
+    stdin_through_sudo,
     sudo_error,
     sudo_failure,
+    sudo_password_line,
     sudo_wrap,
 )
 from runner.ssh.target import SshTarget
@@ -324,10 +325,7 @@ class OpenSshConnection(Transport):
         t = self.target
         started = time.monotonic()
         proc, use_sudo = self._spawn(command, sudo)
-        data = chunks(stdin)
-        if use_sudo and t.sudo_password is not None:
-            first = (t.sudo_password + "\n").encode()
-            data = (c for part in ([first], data) for c in part)
+        data = stdin_through_sudo(t, use_sudo, stdin)
         timeout = t.command_timeout if timeout is None else timeout
         out: list[bytes] = []
         err: list[bytes] = []
@@ -384,7 +382,7 @@ class OpenSshConnection(Transport):
         t = self.target
         proc, use_sudo = self._spawn(command, None)
         handle = _Held(proc, t.command_timeout if timeout is None else timeout, self._done)
-        first = (t.sudo_password + "\n").encode() if use_sudo and t.sudo_password is not None else b""
+        first = sudo_password_line(t, use_sudo)
         if first or send:
             try:
                 assert proc.stdin is not None
