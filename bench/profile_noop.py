@@ -124,6 +124,7 @@ def instrumented_run(stack_file: str, parallel: int, profile: bool) -> tuple[flo
     if profile:
         main_prof.enable()
     import runner.api.runs as api_runs
+    import runner.engine.local as engine_local
     import runner.api.session as api_session
     import runner.lifecycle as lifecycle
     import runner.ssh.group as ssh_group
@@ -140,7 +141,7 @@ def instrumented_run(stack_file: str, parallel: int, profile: bool) -> tuple[flo
     Registry.load = classmethod(timers.wrap("registry load", orig(Registry.load.__func__)))  # type: ignore
     api_session.Session.open = classmethod(timers.wrap("stack load", orig(api_session.Session.open.__func__)))  # type: ignore
     api_runs.plan_run = timers.wrap("plan_run (compile)", orig(api_runs.plan_run))
-    api_runs.run_jobs = timers.wrap("run_jobs (all hosts)", orig(api_runs.run_jobs))
+    engine_local.run_jobs = timers.wrap("run_jobs (all hosts)", orig(engine_local.run_jobs))
     lifecycle.compile_run_list = timers.wrap("  compile_run_list (per host)", orig(lifecycle.compile_run_list))
     real_open = getattr(Connection.open, "__wrapped__", Connection.open)
 

@@ -58,7 +58,7 @@ def take_shell(who: str, shared: bool = False, quiet: bool = False) -> str:
     links = " ".join(q(p) for p in (os.path.dirname(HOST_LOCK), HOST_LOCK))
     return (
         f"for p in {links}; do if [ -L \"$p\" ]; then echo \"runner: $p {IS_A_SYMLINK}\"; exit 1; fi; done; "
-        f"mkdir -p {q(os.path.dirname(HOST_LOCK))} || exit 125; "
+        f"[ -d {q(os.path.dirname(HOST_LOCK))} ] || mkdir -p {q(os.path.dirname(HOST_LOCK))} || exit 125; "
         f"if command -v flock >/dev/null 2>&1; then exec 9>>{path}; "
         f"if ! flock {mode}-n 9; then printf '%s %s\\n' {BUSY} \"$(head -c 400 {path} | tr -d '\\n')\"; "
         f"exit {BUSY_STATUS}; fi; "

@@ -34,7 +34,8 @@ LOCKED, NO_LOCK = "@@locked", "@@nolock"
 
 # The script runs in a new session; its pid is its process group, written to $T/pgid from inside (whether
 # or not setsid had to fork). The watcher reads stdin (fd 3) to its end, then ends that process group.
-_SESSION = "echo $$ > \"$1/pgid\"; exec sh \"$1/script\" \"$1\""
+# The script is sourced by that session's shell, not run by another sh: one exec less on every command.
+_SESSION = "echo $$ > \"$1/pgid\"; . \"$1/script\""
 _WATCH = (
     "while IFS= read -r _; do :; done; g=$(cat \"$T/pgid\" 2>/dev/null); "
     "if [ -n \"$g\" ]; then kill -TERM -\"$g\"; sleep 1; kill -KILL -\"$g\"; fi"
@@ -51,11 +52,15 @@ def _body(n: int, payload: int | None, lock_fd: bool) -> str:
     close = " 8>&- 9>&-" if lock_fd else ""  # the locks' descriptors (host: 9, an app's: 8) stay out
     if payload is None:
         return head + f'sh "$T/script" "$T"{close}; st=$?; '
+    if payload:  # the payload reaches the script through a fifo, the watcher keeps stdin itself
+        feed, fed = "mkfifo \"$T/in\"", f'head -c {payload} > "$T/in"; '
+        script_in = '"$T/in"'
+    else:  # nothing to pass on (the locked probe): no fifo and no process to fill it
+        feed, fed, script_in = ":", "", "/dev/null"
     return head + (
-        "exec 3<&0; if command -v setsid >/dev/null 2>&1 && mkfifo \"$T/in\"; then "
-        f"setsid -w sh -c {shlex.quote(_SESSION)} sh \"$T\" < \"$T/in\" 3<&-{close} & s=$!; "
-        f'head -c {payload} > "$T/in"; '
-        f"( {_WATCH} ) <&3 >/dev/null 2>&1{close} & w=$!; "
+        f"exec 3<&0; if command -v setsid >/dev/null 2>&1 && {feed}; then "
+        f"setsid -w sh -c {shlex.quote(_SESSION)} sh \"$T\" < {script_in} 3<&-{close} & s=$!; "
+        f"{fed}( {_WATCH} ) <&3 >/dev/null 2>&1{close} & w=$!; "
         'wait "$s"; st=$?; kill "$w" 2>/dev/null; '
         f'else echo {NO_SETSID} >&2; sh "$T/script" "$T"{close}; st=$?; fi; '
     )
@@ -110,7 +115,8 @@ def run_script_locked(conn: Connection, script: bytes, lock: str, end: str) -> t
     (then the result and channel are None). ``end`` is a random token that frames the script's exit status.
     """
     command = lock + _body(len(script), 0, True) + (
-        f"printf '\\n%s %s\\n' {shlex.quote(end)} \"$st\"; rm -rf \"$T\"; trap - EXIT; exec cat <&3 >/dev/null")
+        f"printf '\\n%s %s\\n' {shlex.quote(end)} \"$st\"; rm -rf \"$T\"; trap - EXIT; "
+        "while IFS= read -r _; do :; done <&3")  # holds the lock until stdin ends, with no process of its own
     started = time.monotonic()
     line, channel = conn.hold(command, send=script)
     if line not in (LOCKED, NO_LOCK):  # refused (the lock's own line), or the command failed before

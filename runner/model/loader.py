@@ -27,6 +27,7 @@ from runner.model.sections import InstanceDraft, build_layer, read_instance
 from runner.model.sources import SourceDeclaration, check_app_source
 from runner.model.stack import (
     HOST_KEY_POLICIES,
+    KEX_CHOICES,
     App,
     CookbookSource,
     Instance,
@@ -47,7 +48,7 @@ Reveal = Callable[[Encrypted], str]
 SSH_KEYS: tuple[str, ...] = (
     "user", "key", "port", "host_key_policy", "known_hosts", "config_file", "use_agent",
     "connect_timeout", "command_timeout", "keepalive_interval", "keepalive_count", "sudo", "sudo_password_env",
-    "transport", "persist",
+    "transport", "persist", "kex",
 )
 
 
@@ -249,6 +250,7 @@ class _Builder:
             sudo_password_env=get("sudo_password_env", check.string),
             transport=get("transport", check.string),  # checked against the loaded transports (validate)
             persist=get("persist", lambda p, v: check.number(p, v, minimum=0)),
+            kex=get("kex", lambda p, v: check.choice(p, v, KEX_CHOICES, "key exchange choice")),
         )
 
     def _secrets(self, path: KeyPath, value: Any) -> SecretsSettings:

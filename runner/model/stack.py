@@ -15,6 +15,9 @@ from runner.model.merge import deep_merge
 from runner.model.yamlsource import Located
 
 HOST_KEY_POLICIES: tuple[str, ...] = ("strict", "accept-new", "off")
+#: ``ssh.kex``: classic key exchanges only (curve25519, ECDH: what paramiko offers too), or what ssh and
+#: ~/.ssh/config choose (OpenSSH 9 puts its post-quantum sntrup761x25519 first: ~80 ms more CPU per handshake)
+KEX_CHOICES: tuple[str, ...] = ("classic", "system")
 
 Path_ = tuple[str | int, ...]
 #: secure values shorter than this would match too much by chance ("on", "1") to be hidden in output
@@ -42,6 +45,7 @@ class SshSettings:
     sudo_password_env: str | None = None  # name of an environment variable holding it
     transport: str = "paramiko"  # a name the runner_transports hook adds: paramiko | openssh | <plugin>
     persist: float = 60.0  # seconds a warm connection stays open after its last use (0: closed at once)
+    kex: str = "classic"  # one of KEX_CHOICES (the openssh transport; paramiko only has the classic ones)
 
 
 #: the kinds of ``stack.cookbooks`` entries: a local directory, or one fetched into the cache and locked

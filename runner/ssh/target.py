@@ -40,6 +40,7 @@ class SshTarget:
     sudo_password: str | None = field(default=None, repr=False)
     transport: str = "paramiko"  # the stack's ssh.transport: which runner.ssh.api.Transport connects
     persist: float = 60.0  # seconds a warm connection stays open after its last use
+    kex: str = "classic"  # the stack's ssh.kex (runner.model.stack.KEX_CHOICES)
     config_file: Path | None = None  # the stack's ssh.config_file (None: ~/.ssh/config applies)
     config_host: str = ""  # the name ~/.ssh/config was asked about (openssh connects to it, so Host blocks apply)
 
@@ -140,6 +141,7 @@ def resolve_target(stack: Stack, host: HostAddress, environ: dict[str, str] | No
         sudo_password=password,
         transport=ssh.transport,
         persist=ssh.persist,
+        kex=ssh.kex,
         config_file=ssh.config_file,
         config_host=host.address,
     )

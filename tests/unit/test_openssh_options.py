@@ -165,3 +165,9 @@ def test_exit_255_is_the_commands_unless_ssh_says_otherwise(tmp_path) -> None:
     assert opts.cut_off_reason(t, "Connection to 127.0.0.1 closed by remote host.\n", True) is not None
     assert opts.cut_off_reason(t, "Timeout, server 127.0.0.1 not responding.\n", False) == \
         "no answer to 3 keepalives in 30 s"
+
+
+def test_classic_key_exchanges_unless_the_stack_leaves_it_to_ssh(tmp_path) -> None:
+    # the post-quantum hybrids cost the controller ~80 ms of CPU per handshake: left out by default
+    assert _option(opts.base_options(_target(tmp_path), SOCK), "KexAlgorithms") == "-sntrup*,mlkem*"
+    assert _option(opts.base_options(_target(tmp_path, kex="system"), SOCK), "KexAlgorithms") is None

@@ -90,3 +90,18 @@ def test_the_ssh_config_is_parsed_once_per_version(tmp_path, monkeypatch) -> Non
         """))
     os.utime(config, ns=(1, 1))  # another version, whatever the clock's resolution
     assert target._ssh_config(config).lookup("web")["hostname"] == "10.0.0.10" and len(calls) == 2
+
+
+def test_kex_reaches_the_target_and_a_wrong_one_is_located(tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("stack.yml").write_text(STACK.replace("persist: 5", "persist: 5, kex: system") % "openssh")
+    stack = load_stack("stack.yml")
+    assert stack.ssh.kex == "system"
+    assert target.resolve_target(stack, HostAddress("web1", "web1", "10.0.0.5"), environ={}).kex == "system"
+    Path("stack.yml").write_text(STACK % "openssh")
+    assert load_stack("stack.yml").ssh.kex == "classic"
+    Path("stack.yml").write_text(STACK.replace("persist: 5", "persist: 5, kex: quantum") % "openssh")
+    with pytest.raises(UserErrors) as info:
+        load_stack("stack.yml")
+    assert str(info.value.errors[0]) == ("stack.yml:4:46: stack.ssh.kex: unknown key exchange choice 'quantum' "
+                                         "(expected one of: classic, system)")
