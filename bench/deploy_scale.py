@@ -71,13 +71,14 @@ class RunFigures:
 class Figures:
     hosts: int
     batch: str
+    transport: str = "paramiko"
     cpus: int | None = os.cpu_count()
     start_seconds: float | None = None
     start_notes: list[str] = field(default_factory=list)
     runs: list[RunFigures] = field(default_factory=list)
 
 
-def write_stack(workdir: Path, count: int, name: str) -> Path:
+def write_stack(workdir: Path, count: int, name: str, transport: str = "paramiko") -> Path:
     book = workdir / "cookbooks" / "scaledeploy"
     (book / "recipes").mkdir(parents=True)
     (book / "metadata.yml").write_text("name: scaledeploy\nversion: 0.1.0\n")
@@ -86,8 +87,11 @@ def write_stack(workdir: Path, count: int, name: str) -> Path:
     (source / "deploy").mkdir(parents=True)
     (source / "server.py").write_text("print('hello')\n")
     (source / "README").write_text("a small app for the deploy bench\n" * 20)
+    stack: dict[str, Any] = {"name": name, "provider": "docker", "cookbooks": [{"path": str(workdir / "cookbooks")}]}
+    if transport != "paramiko":  # the default; written only when another is asked for
+        stack["ssh"] = {"transport": transport}
     document = {
-        "stack": {"name": name, "provider": "docker", "cookbooks": [{"path": str(workdir / "cookbooks")}]},
+        "stack": stack,
         "layers": {"app": {"recipes": {"deploy": ["scaledeploy::deploy"]}}},
         "instances": {f"app{i}": {"layers": ["app"]} for i in range(1, count + 1)},
         "apps": {APP: {"layers": ["app"], "source": {"type": "directory", "path": str(source)},
@@ -181,7 +185,7 @@ def run_deploy(stack_file: Path, workdir: Path, label: str, count: int, *args: s
 def bench(args: argparse.Namespace, figures: Figures) -> None:
     workdir = Path(tempfile.mkdtemp(prefix="runner-bench-deploy-scale-", dir=args.workdir))
     name = f"benchdscale{uuid.uuid4().hex[:6]}"
-    stack_file = write_stack(workdir, args.hosts, name)
+    stack_file = write_stack(workdir, args.hosts, name, figures.transport)
     hosts = Hosts(stack_file)
     try:
         say(f"starting {args.hosts} Docker hosts ({name})")
@@ -202,7 +206,8 @@ def bench(args: argparse.Namespace, figures: Figures) -> None:
 
 
 def print_figures(f: Figures) -> None:
-    print(f"\nrunner deploy at scale: {f.hosts} Docker hosts, {f.cpus} CPUs; started in {f.start_seconds} s")
+    print(f"\nrunner deploy at scale: {f.hosts} Docker hosts, transport {f.transport}, {f.cpus} CPUs; "
+          f"started in {f.start_seconds} s")
     for note in f.start_notes:
         print(f"  {note}")
     print(f"  {'run':<14} {'wall s':>7} {'ok':>4} {'cmd/host min-max':>17} {'cmds':>6} {'peak RSS MB':>11} "
@@ -222,6 +227,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=1, help="measured runs of each strategy (default 1)")
     parser.add_argument("--start-batch", type=int, default=10, metavar="K",
                         help="start the hosts K at a time through the provider (default 10)")
+    parser.add_argument("--transport", nargs="+", default=["paramiko"], metavar="NAME",
+                        help="stack.ssh.transport, each on its own fresh hosts in turn (default: paramiko); "
+                        "openssh's masters stay warm from one deploy to the next")
     parser.add_argument("--workdir", help="where the throwaway stack goes (default: the temp dir)")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args(argv)
@@ -239,19 +247,21 @@ def main(argv: list[str] | None = None) -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, on_term)
-    figures = Figures(args.hosts, args.batch)
+    results = [Figures(args.hosts, args.batch, transport) for transport in args.transport]
     interrupted = False
     try:
-        bench(args, figures)
+        for figures in results:
+            bench(args, figures)
     except KeyboardInterrupt:
         interrupted = True
         say("\ninterrupted: containers destroyed; figures so far follow")
-    print_figures(figures)
+    for figures in results:
+        print_figures(figures)
     if args.json:
-        args.json.write_text(json.dumps(asdict(figures), indent=2) + "\n")
+        args.json.write_text(json.dumps([asdict(f) for f in results], indent=2) + "\n")
     if interrupted:
         return 130
-    return 0 if all(r.hosts_ok == f.hosts for f in [figures] for r in figures.runs) and figures.runs else 1
+    return 0 if all(f.runs and all(r.hosts_ok == f.hosts for r in f.runs) for f in results) else 1
 
 
 if __name__ == "__main__":

@@ -124,8 +124,8 @@ def instrumented_run(stack_file: str, parallel: int, profile: bool) -> tuple[flo
     if profile:
         main_prof.enable()
     import runner.api.runs as api_runs
-    import runner.engine.local as engine_local
     import runner.api.session as api_session
+    import runner.engine.local as engine_local
     import runner.lifecycle as lifecycle
     import runner.ssh.group as ssh_group
     from runner.cli.main import main
