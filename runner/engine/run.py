@@ -44,6 +44,8 @@ def run_jobs(jobs: Sequence[HostJob], group: HostGroup, options: HostOptions,
             return finish(outcome)
         finally:
             group.release(name)
+            if not group.aborted:  # a finished host's scripts and outputs are not kept until the last host
+                runners.pop(name, None)
 
     try:
         return group.map(one, list(by_name))
