@@ -227,7 +227,7 @@ class File(PathProbed, Resource):
         mark = q(sensitive_mark(self.path))
         if self.sensitive:
             return f"{{ install -d -m 0700 {SENSITIVE_MARKS} && : >{mark}; }} 2>/dev/null || :", ""
-        return "", f"rm -f -- {mark} 2>/dev/null || :"
+        return "", f"if [ -e {mark} ]; then rm -f -- {mark} 2>/dev/null || :; fi"  # no rm process when unmarked
 
     def _desired_sha(self) -> str:
         return payload_sha256(self._desired())
