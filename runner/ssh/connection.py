@@ -256,11 +256,12 @@ class ParamikoConnection(Transport):
         t = self.target
         channel, use_sudo = self._start(command)
         first = sudo_password_line(t, use_sudo)
+        unsent: BaseException | None = None
         if first or send:
             try:
                 channel.sendall(first + send)
-            except (paramiko.SSHException, OSError) as exc:
-                raise self._fail(f"connection lost: {exc}", "connection-lost") from None
+            except (paramiko.SSHException, OSError) as exc:  # ended before reading it: what it said still counts
+                unsent = exc
         channel.settimeout(t.command_timeout if timeout is None else timeout)
         line = b""
         try:
@@ -272,6 +273,9 @@ class ParamikoConnection(Transport):
         except TimeoutError:
             channel.close()
             raise self._fail(f"no answer from: {command[:80]}", "timeout") from None
+        if unsent is not None and not line:
+            channel.close()
+            raise self._fail(f"connection lost: {unsent}", "connection-lost")
         return line.decode("utf-8", "replace").strip(), self._track(channel)
 
     def run(self, command: str, stdin: Stdin = None, timeout: float | None = None,

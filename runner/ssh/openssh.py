@@ -414,15 +414,14 @@ class OpenSshConnection(Transport):
         proc, use_sudo = self._spawn(command, None)
         handle = _Held(proc, t.command_timeout if timeout is None else timeout, self._done)
         first = sudo_password_line(t, use_sudo)
+        unsent: BaseException | None = None
         if first or send:
             try:
                 assert proc.stdin is not None
                 proc.stdin.write(first + send)
                 proc.stdin.flush()
-            except (OSError, ValueError) as exc:
-                handle.close()
-                raise HostError(t.name, f"connection lost: {exc} ({t.user}@{t.address}:{t.port})",
-                                "connection-lost") from None
+            except (OSError, ValueError) as exc:  # ended before reading it: what it said still counts
+                unsent = exc
         line = b""
         try:
             while not line.endswith(b"\n"):
@@ -434,4 +433,7 @@ class OpenSshConnection(Transport):
             handle.close()
             raise HostError(t.name, f"no answer from: {command[:80]} ({t.user}@{t.address}:{t.port})",
                             "timeout") from None
+        if unsent is not None and not line:
+            handle.close()
+            raise HostError(t.name, f"connection lost: {unsent} ({t.user}@{t.address}:{t.port})", "connection-lost")
         return line.decode("utf-8", "replace").strip(), self._track(handle)

@@ -251,6 +251,16 @@ def test_hold_keeps_a_lock_until_its_handle_closes(two_hosts, transport) -> None
         assert _wait(lambda: two_hosts.exec(name, "sh", "-c", FLOCK_FREE).stdout.strip() == "free")
 
 
+def test_hold_returns_the_line_of_a_command_that_ended_before_reading_what_was_sent(two_hosts, transport) -> None:
+    """A lock refused at once (a planted link, a busy host) says why, however much of its stdin it never read."""
+    with connection_for(_target(two_hosts, two_hosts.names[0], transport)) as conn:
+        for _ in range(3):  # the race between the send and the command's end goes both ways: try it more than once
+            line, handle = conn.hold("echo 'refused: it is a symlink'; exit 1", send=b"x" * (4 << 20))
+            handle.close()
+            assert line == "refused: it is a symlink"
+        assert conn.run("true").ok  # and the connection is still good
+
+
 # -- warm connections: the pool --------------------------------------------------------------------------
 
 

@@ -238,7 +238,8 @@ def test_a_file_last_written_sensitive_never_shows_its_old_content() -> None:
     assert state.was_sensitive and state.content is None
     assert [(c.summary, c.diff) for c in plain.diff(state)] == [("content changed (was sensitive)", None)]
     script = plain.apply(state, plain.diff(state)).script
-    assert script.rstrip().endswith(f"if [ -e {mark} ]; then rm -f -- {mark} 2>/dev/null || :; fi")  # unmarked once rewritten
+    # unmarked once rewritten
+    assert script.rstrip().endswith(f"if [ -e {mark} ]; then rm -f -- {mark} 2>/dev/null || :; fi")
     secret = File(PATH, content="password=s3cr3t\n", sensitive=True)
     assert mark not in secret.probe()
     written = secret.apply(state, secret.diff(state)).script
