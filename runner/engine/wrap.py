@@ -17,7 +17,7 @@ import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from runner.ssh.connection import CommandResult
+from runner.ssh.api import CommandResult
 
 
 @dataclass

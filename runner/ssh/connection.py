@@ -21,8 +21,6 @@ import threading
 import time
 from pathlib import Path
 
-import paramiko
-
 from runner.errors import HostError
 from runner.ssh.api import (  # noqa: F401  (CHUNK, CommandResult, Stdin, sudo_wrap: importable from here too)
     CHUNK,
@@ -37,6 +35,7 @@ from runner.ssh.api import (  # noqa: F401  (CHUNK, CommandResult, Stdin, sudo_w
     sudo_wrap,
 )
 from runner.ssh.hostkeys import load_known_hosts, policy_for, trusted_keys
+from runner.ssh.paramiko_import import paramiko
 from runner.ssh.target import SshTarget
 
 

@@ -11,9 +11,8 @@ import sys
 import threading
 from pathlib import Path
 
-import paramiko
-
 from runner.ssh import known_hosts
+from runner.ssh.paramiko_import import paramiko
 
 
 class AcceptNewPolicy(paramiko.MissingHostKeyPolicy):

@@ -13,12 +13,14 @@ import re
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import paramiko
+from typing import TYPE_CHECKING
 
 from runner.errors import UserError
 from runner.model.stack import Stack
 from runner.providers.api import HostAddress
+
+if TYPE_CHECKING:  # pragma: no cover
+    import paramiko
 
 
 @dataclass(frozen=True)
@@ -56,12 +58,13 @@ _MATCH_EXEC = re.compile(r"^\s*match\b.*\bexec\b", re.IGNORECASE | re.MULTILINE)
 def enable_match_exec() -> None:
     """Give paramiko the invoke module it runs ``Match exec`` with (skipped at import: see runner.ssh)."""
     import invoke
-    import paramiko.config
+
+    from runner.ssh.paramiko_import import paramiko
 
     paramiko.config.invoke = invoke
 
 
-_config_cache: dict[Path, tuple[tuple[int, int], paramiko.SSHConfig]] = {}
+_config_cache: dict[Path, tuple[tuple[int, int], "paramiko.SSHConfig"]] = {}
 _config_lock = threading.Lock()
 
 
@@ -82,6 +85,8 @@ def _ssh_config(path: Path | None) -> paramiko.SSHConfig | None:
     try:
         if _MATCH_EXEC.search(path.read_text(errors="replace")):
             enable_match_exec()
+        from runner.ssh.paramiko_import import paramiko  # only when there is a config to read
+
         parsed = paramiko.SSHConfig.from_path(str(path))
     except Exception as exc:  # paramiko raises several kinds for a broken file
         raise UserError(f"{path}: cannot read ssh config: {exc}") from None

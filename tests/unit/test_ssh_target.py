@@ -90,7 +90,7 @@ def test_sudo_wrap_keeps_the_command_one_literal_argument(command: str) -> None:
 
 
 def test_match_exec_in_a_config_works(tmp_path: Path) -> None:
-    """paramiko's invoke import is skipped at start-up (runner.ssh); a config with Match exec brings it back.
+    """paramiko's invoke import is skipped (runner.ssh.paramiko_import); a config with Match exec brings it back.
 
     In a subprocess: invoke copies stdin to the command it runs, which pytest's capture forbids.
     """
@@ -102,7 +102,7 @@ def test_match_exec_in_a_config_works(tmp_path: Path) -> None:
         "from runner.model.stack import SshSettings, Stack\n"
         "from runner.providers.api import HostAddress\n"
         "from runner.ssh.target import resolve_target\n"
-        "import paramiko.config\n"
+        "from runner.ssh.paramiko_import import paramiko\n"
         "assert paramiko.config.invoke is None\n"
         f"stack = Stack(name='s', path=Path({str(tmp_path / 'stack.yml')!r}), "
         f"ssh=SshSettings(config_file=Path({str(conf)!r}), user='root'))\n"

@@ -16,6 +16,7 @@ from runner.model.loader import load_stack
 from runner.plugin.registry import Registry
 from runner.providers.api import HostAddress
 from runner.ssh import api, target
+from runner.ssh.builtin import Paramiko
 from runner.ssh.connection import Connection, ParamikoConnection
 from runner.ssh.openssh import OpenSshConnection
 
@@ -32,7 +33,7 @@ instances:
 
 def test_the_builtin_transports_are_registered_and_listed() -> None:
     registry = Registry.load()
-    assert registry.transports == {"paramiko": ParamikoConnection, "openssh": OpenSshConnection}
+    assert registry.transports == {"paramiko": Paramiko, "openssh": OpenSshConnection}
     assert api.TRANSPORTS == registry.transports  # the ssh layer's table, filled by the registry
     info = next(p for p in registry.plugins if p.origin.name == "transports")
     assert info.transports == ["paramiko", "openssh"]
@@ -40,6 +41,39 @@ def test_the_builtin_transports_are_registered_and_listed() -> None:
     out = subprocess.run([sys.executable, "-m", "runner", "plugins"], capture_output=True, text=True, timeout=60,
                          env={**os.environ, "COLUMNS": "300"}).stdout
     assert "ssh transports: paramiko, openssh" in out
+
+
+def test_the_paramiko_stand_in_makes_a_paramiko_connection() -> None:
+    made = Paramiko(target.SshTarget("web1", "10.0.0.5"))
+    assert type(made) is ParamikoConnection and made.target.address == "10.0.0.5"
+    assert not made.is_warm()
+
+
+LAZY = """\
+import sys
+from pathlib import Path
+from runner.cli.main import main
+from runner.model.loader import load_stack
+from runner.plugin.registry import Registry
+from runner.providers.api import HostAddress
+from runner.ssh import api, target
+Registry.load()
+stack = load_stack(Path(sys.argv[1]))
+conn = api.connection_for(target.resolve_target(stack, HostAddress("web1", "web1", "10.0.0.5"), environ={}))
+print(type(conn).__name__, "paramiko" in sys.modules)
+"""
+
+
+@pytest.mark.parametrize(("transport", "made", "imported"), [("openssh", "OpenSshConnection", False),
+                                                            ("paramiko", "ParamikoConnection", True)])
+def test_paramiko_is_imported_only_for_its_transport(tmp_path, transport, made, imported) -> None:
+    (tmp_path / "stack.yml").write_text(STACK % transport)
+    (tmp_path / "home").mkdir()  # no ~/.ssh/config: nothing for paramiko to parse
+    env = {**os.environ, "HOME": str(tmp_path / "home")}
+    proc = subprocess.run([sys.executable, "-c", LAZY, str(tmp_path / "stack.yml")], capture_output=True,
+                          text=True, timeout=60, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == [made, str(imported)]
 
 
 def test_transport_and_persist_reach_the_target(tmp_path, monkeypatch) -> None:
@@ -80,8 +114,10 @@ def test_the_ssh_config_is_parsed_once_per_version(tmp_path, monkeypatch) -> Non
     config = tmp_path / "config"
     config.write_text("Host web\n  HostName 10.0.0.9\n")
     calls = []
-    real = target.paramiko.SSHConfig.from_path
-    monkeypatch.setattr(target.paramiko.SSHConfig, "from_path", lambda p: calls.append(p) or real(p))
+    from runner.ssh.paramiko_import import paramiko
+
+    real = paramiko.SSHConfig.from_path
+    monkeypatch.setattr(paramiko.SSHConfig, "from_path", lambda p: calls.append(p) or real(p))
     first = target._ssh_config(config)
     assert target._ssh_config(config) is first and len(calls) == 1
     config.write_text(textwrap.dedent("""\

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
@@ -44,7 +45,24 @@ class DockerError(RunnerError):
         self.status = status
 
 
+def _without_ssh_daemons() -> None:
+    """Keep the SDK from loading paramiko when ``DOCKER_HOST`` is not an ``ssh://`` address.
+
+    ``import docker`` imports its ssh:// adapter, and with it paramiko (and invoke), at once:
+    more than half of the SDK's import time, paid by every ``runner`` command of a docker stack
+    (the openssh transport never needs paramiko). The SDK imports that adapter inside
+    ``try/except ImportError`` and says "install paramiko" only when an ssh:// client is made,
+    so marking the module absent before the first import keeps every other address working.
+    """
+    if "docker" in sys.modules or "paramiko" in sys.modules:  # too late, or nothing to save
+        return
+    if os.environ.get("DOCKER_HOST", "").startswith("ssh://"):
+        return
+    sys.modules.setdefault("docker.transport.sshconn", None)  # type: ignore[assignment]
+
+
 def _sdk():  # -> the docker module
+    _without_ssh_daemons()
     try:
         import docker
     except ImportError:

@@ -1,0 +1,51 @@
+"""The docker provider loads the Docker SDK without paramiko unless DOCKER_HOST is an ssh:// address.
+
+Each case runs in a fresh interpreter: what is imported is process-wide.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+pytest.importorskip("docker")
+
+PROBE = (
+    "import sys\n"
+    "from runner_docker import client\n"
+    "docker = client._sdk()\n"
+    "print('paramiko' in sys.modules, callable(docker.from_env), docker.errors.NotFound.__name__)\n"
+)
+
+
+def _imports(docker_host: str | None) -> str:
+    env = {k: v for k, v in os.environ.items() if k != "DOCKER_HOST"}
+    if docker_host is not None:
+        env["DOCKER_HOST"] = docker_host
+    proc = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, env=env, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.strip()
+
+
+def test_a_local_daemon_needs_no_paramiko() -> None:
+    assert _imports(None) == "False True NotFound"
+    assert _imports("unix:///var/run/docker.sock") == "False True NotFound"
+    assert _imports("tcp://127.0.0.1:2375") == "False True NotFound"
+
+
+def test_an_ssh_daemon_gets_the_sdk_with_its_ssh_adapter() -> None:
+    assert _imports("ssh://runner@127.0.0.1") == "True True NotFound"
+
+
+def test_a_client_of_a_local_address_is_made_without_the_ssh_adapter() -> None:
+    code = ("from runner_docker import client\n"
+            "docker = client._sdk()\n"
+            "api = docker.APIClient(base_url='tcp://127.0.0.1:1', version='1.41')\n"
+            "print(api.base_url)\n")
+    env = {k: v for k, v in os.environ.items() if k != "DOCKER_HOST"}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "http://127.0.0.1:1"
