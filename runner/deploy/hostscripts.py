@@ -14,7 +14,7 @@ from typing import Any
 
 from runner.deploy.releases import INSPECT_CURRENT, INSPECT_RELEASE
 from runner.engine.hostlock import IS_A_SYMLINK
-from runner.engine.wrap import part
+from runner.engine.wrap import STOP_ON_FAILURE, part
 
 STEP = "@@step"
 SOURCE = "@@source"
@@ -29,6 +29,8 @@ APP_BUSY = "@@app-busy"
 q = shlex.quote
 #: sh function: exit 1, naming the first of its arguments that is a symlink (nothing runner did not make
 #: itself may be one: a link planted under /srv/<app> or /var/lib/runner would have root write through it)
+#: a leftover temp file of an earlier, killed run ("$tmp") removed; no rm process when there is none
+CLEAR_TMP = 'if [ -e "$tmp" ] || [ -L "$tmp" ]; then rm -f "$tmp"; fi'
 NO_LINKS = ('runner_nolink() { for p; do if [ -L "$p" ]; then '
             f"printf 'runner: %s {IS_A_SYMLINK}\\n' \"$p\" >&2; exit 1; fi; done; }}")
 
@@ -66,12 +68,17 @@ def _write_file(path_expr: str, content: str, mode: str) -> list[str]:
     ``mv -T``, which replaces the path itself rather than moving into a
     directory it points at. Needs :data:`NO_LINKS` defined.
     """
+    bits = int(mode, 8)
+    if bits & ~0o666:  # a mode a new file cannot get from the umask alone (x bits, setuid...)
+        create, chmod = f'(set -C; printf %s {q(content)} > "$tmp")', [f'chmod {mode} "$tmp"']
+    else:  # created with exactly ``mode`` (noclobber: always a new file): no chmod process
+        create, chmod = f'(umask {0o777 & ~bits:03o}; set -C; printf %s {q(content)} > "$tmp")', []
     return [
         f'runner_nolink "{path_expr}"',
         f'tmp="{path_expr}.tmp.$$"',
-        'rm -f "$tmp"',
-        f'(set -C; printf %s {q(content)} > "$tmp")',
-        f'chmod {mode} "$tmp"',
+        CLEAR_TMP,
+        create,
+        *chmod,
         f'mv -Tf "$tmp" "{path_expr}"',
     ]
 
@@ -83,7 +90,7 @@ def _append_file(path_expr: str, line: str, before: str = "") -> list[str]:
     return [
         f'runner_nolink "{path_expr}"' + (f' "{before}"' if before else ""),
         f'tmp="{path_expr}.tmp.$$"',
-        'rm -f "$tmp"',
+        CLEAR_TMP,
         f'(set -C; {{ if [ -f "{path_expr}" ]; then cat "{path_expr}"; fi; {copy}printf %s {q(line)}; }} > "$tmp")',
         f'mv -Tf "$tmp" "{path_expr}"',
     ]
@@ -140,9 +147,11 @@ def inspect_script(app: str) -> str:
         'if [ -d "$A/releases" ]; then',
         '  for d in "$A"/releases/*/; do',
         '    [ -d "$d" ] || continue',
-        '    id=$(basename "$d")',
+        '    id=${d%/}; id=${id##*/}',  # builtins, not basename and tr: two processes less per release
         f"    printf '%s %s ' {INSPECT_RELEASE} \"$id\"",
-        '    if [ -f "$d.release.json" ]; then tr -d "\\n" < "$d.release.json"; fi',
+        '    if [ -f "$d.release.json" ]; then',
+        '      while IFS= read -r l || [ -n "$l" ]; do printf %s "$l"; done < "$d.release.json"',
+        '    fi',
         "    printf '\\n'",
         "  done",
         "fi",
@@ -160,14 +169,13 @@ def stage_script(app: str, release: str, meta: dict[str, Any], env_size: int, pa
     lines = _guarded_head(app, release) + [
         _step("prepare"),
         'runner_nolink "$A/shared" ' + " ".join(f'"$A/shared/{d}"' for d in SHARED_DIRS) + ' "$A/deployments.log"',
-        'mkdir -p "$A/releases"',
-        *(f'mkdir -p "$A/shared/{d}"' for d in SHARED_DIRS),
+        'mkdir -p "$A/releases" ' + " ".join(f'"$A/shared/{d}"' for d in SHARED_DIRS),
         'mkdir "$R"',  # fails when the id exists: a release is never written twice
         *_write_file("$R/.release.json", _release_json(meta), "0644"),
         _step("environment"),
         'runner_nolink "$A/shared/config/environment"',
         'tmp="$A/shared/config/environment.tmp.$$"',
-        'rm -f "$tmp"',
+        CLEAR_TMP,
         f'(umask 077; set -C; head -c {env_size} > "$tmp")',
         'mv -Tf "$tmp" "$A/shared/config/environment"',
         _step("source"),
@@ -185,14 +193,16 @@ def stage_script(app: str, release: str, meta: dict[str, Any], env_size: int, pa
     lines += [
         _step("shared"),
         *_release_links_inside(),
-        'rm -rf "$R/log" "$R/tmp/pids" "$R/public/system"',
+        'for p in "$R/log" "$R/tmp/pids" "$R/public/system"; do',  # what the source shipped there gives way
+        '  if [ -e "$p" ] || [ -L "$p" ]; then rm -rf "$p"; fi',
+        "done",
         'mkdir -p "$R/tmp" "$R/public" "$R/config"',
         'ln -s "$A/shared/log" "$R/log"',
         'ln -s "$A/shared/pids" "$R/tmp/pids"',
         'ln -s "$A/shared/system" "$R/public/system"',
         'for f in "$A"/shared/config/*; do',
         '  [ -e "$f" ] || continue',
-        '  n=$(basename "$f")',
+        '  n=${f##*/}',
         '  [ -e "$R/config/$n" ] || [ -L "$R/config/$n" ] || ln -s "$f" "$R/config/$n"',
         "done",
     ]
@@ -265,19 +275,19 @@ def finish_script(app: str, remove: Sequence[str], log_entry: dict[str, Any]) ->
 HEALTH_TIME = "@@health-time"
 
 
-def after_script(parts: Sequence[tuple[str, str]], tag: str) -> str:
+def after_script(parts: Sequence[tuple[str, str]]) -> str:
     """The steps after a host's recipes as one script (runner.engine.wrap.Wrap.after): each (name, script)
-    runs as its own sh from the command's temp dir ($1), in order, stopping at the first that fails. A part
+    runs in its own subshell (runner.engine.wrap.part), in order, stopping at the first that fails. A part
     named ``health_check`` is announced as that step and timed (:data:`HEALTH_TIME`: start and end, epoch s)."""
     lines: list[str] = []
-    for i, (name, script) in enumerate(parts):
-        run = part(script, f"after{i}", tag)
+    for name, script in parts:
+        run = part(script)
         if name == "health_check":
             lines += [_step("health_check"), "t0=$(date +%s.%N 2>/dev/null || date +%s)", *run,
                       "st=$?; t1=$(date +%s.%N 2>/dev/null || date +%s)",
                       f"printf '%s %s %s\\n' {HEALTH_TIME} \"$t0\" \"$t1\"", '[ "$st" -eq 0 ] || exit "$st"']
         else:
-            lines += [*run[:-1], run[-1] + " || exit $?"]
+            lines += [*run, STOP_ON_FAILURE]
     return "\n".join(lines) + "\n"
 
 

@@ -265,7 +265,7 @@ class Rollout(strategy_api.Rollout):
             remove = self._to_remove(host, release, meta) if self.command == "deploy" else []
             parts.append(("finish", hostscripts.finish_script(self.app.name, remove,
                                                                self.log_entry(host, DONE, meta))))
-        return hostscripts.after_script(parts, uuid.uuid4().hex[:16])
+        return hostscripts.after_script(parts)
 
     def _to_remove(self, host: str, release: str, meta: dict[str, Any]) -> list[str]:
         """The releases keep_releases drops once ``host`` runs ``release``."""

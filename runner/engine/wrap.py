@@ -6,9 +6,9 @@ bookkeeping after them) would each cost a remote command of their own. With a
 :class:`Wrap` on the :class:`~runner.engine.host.HostJob`, ``before`` runs in
 the probe's command (its failure stops that command before the probe), and
 ``after`` in the apply's command once every resource applied (when nothing is
-to apply, the caller runs it alone). Each part runs as its own ``sh`` from a
-file in the command's private temp dir, so its ``set -e`` and ``exit`` stay its
-own; the parts' outputs are framed by random markers.
+to apply, the caller runs it alone). Each part runs in a subshell of its own
+(:func:`part`), so its ``set -e``, ``exit``, ``cd`` and variables stay its own;
+the parts' outputs are framed by random markers.
 """
 
 from __future__ import annotations
@@ -44,28 +44,32 @@ class WrapFailed(Exception):
         self.result = result
 
 
-def part(script: str, name: str, tag: str) -> list[str]:
-    """Lines that write ``script`` to ``$1/<name>`` (a quoted here-document) and run it; ``tag`` ends it."""
-    end = f"RUNNER_END_{tag}"
-    if any(line == end for line in script.splitlines()):
-        raise ValueError("a script holds its own here-document end marker")
-    return [f"cat > \"$1/{name}\" <<'{end}'", script.rstrip("\n"), end, f'sh "$1/{name}" "$1"']
+def part(script: str) -> list[str]:
+    """Lines that run ``script`` in a subshell, whose exit status is then ``$?``.
+
+    A subshell, not a file run by another sh: no ``cat`` and no ``sh`` process per part.
+    Its status must be read on a line of its own (``st=$?``, :data:`STOP_ON_FAILURE`):
+    a subshell on the left of ``||`` or ``&&`` runs with its ``set -e`` ignored.
+    """
+    return ["(", script.rstrip("\n"), ")"]
 
 
-def chain(scripts: Sequence[str], tag: str | None = None) -> str:
-    """One script running ``scripts`` in order, each as its own sh; stops at the first that fails."""
-    tag = tag or secrets.token_hex(8)
+#: the line after a :func:`part` that ends the script with the part's status when it failed
+STOP_ON_FAILURE = 'st=$?; [ "$st" -eq 0 ] || exit "$st"'
+
+
+def chain(scripts: Sequence[str]) -> str:
+    """One script running ``scripts`` in order, each in its own subshell; stops at the first that fails."""
     lines: list[str] = []
-    for i, script in enumerate(scripts):
-        lines += part(script, f"part{i}", tag)
-        lines[-1] += " || exit $?"
+    for script in scripts:
+        lines += [*part(script), STOP_ON_FAILURE]
     return "\n".join(lines) + "\n"
 
 
 def probe_with_before(wrap: Wrap, probe: str) -> str:
     """The probe's script with ``wrap.before`` first; prints the ``before-ok`` marker between them."""
-    marker, tag = wrap.tokens
-    return "\n".join(part(wrap.before, "before", tag) + [
+    marker = wrap.tokens[0]
+    return "\n".join(part(wrap.before) + [
         f"st=$?; if [ $st -ne 0 ]; then exit $st; fi; printf '\\n%s\\n' '@@before-ok:{marker}'", probe])
 
 
@@ -82,8 +86,8 @@ def split_before(wrap: Wrap, result: CommandResult) -> CommandResult:
 
 def apply_with_after(script: bytes, after: str, wrap: Wrap) -> bytes:
     """The apply script, then ``after`` when no resource failed (the script's last line tests that)."""
-    marker, tag = wrap.tokens
-    tail = "\n".join([f"printf '\\n%s\\n' '@@after:{marker}'", *part(after, "after", tag)]) + "\n"
+    marker = wrap.tokens[0]
+    tail = "\n".join([f"printf '\\n%s\\n' '@@after:{marker}'", *part(after)]) + "\n"
     # the apply script ends with `[ -z "$failed" ]`: keep its status when it failed, else run after
     return script + b'if [ -n "$failed" ]; then exit 1; fi\nset -- "$T"\n' + tail.encode()
 

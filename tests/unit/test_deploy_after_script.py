@@ -17,7 +17,7 @@ def _sh(script: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
 def test_the_parts_run_in_order_and_the_health_check_is_timed(tmp_path: Path) -> None:
     script = hostscripts.after_script([("hook:after_restart", "echo hook\n"),
                                        ("health_check", hostscripts.health_script("true", 2, 0.1, 5)),
-                                       ("finish", "set -e\necho finish\n")], "tag1")
+                                       ("finish", "set -e\necho finish\n")])
     result = _sh(script, tmp_path)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
@@ -28,7 +28,7 @@ def test_the_parts_run_in_order_and_the_health_check_is_timed(tmp_path: Path) ->
 
 def test_an_unhealthy_host_stops_before_the_bookkeeping(tmp_path: Path) -> None:
     script = hostscripts.after_script([("health_check", hostscripts.health_script("false", 2, 0.1, 5)),
-                                       ("finish", f"touch {tmp_path / 'finished'}\n")], "tag2")
+                                       ("finish", f"touch {tmp_path / 'finished'}\n")])
     result = _sh(script, tmp_path)
     assert result.returncode == 1
     assert "unhealthy after 2 tries" in result.stdout and hostscripts.HEALTH_TIME in result.stdout

@@ -69,9 +69,11 @@ def test_a_failed_after_is_reported_and_its_exit_status_kept(tmp_path: Path) -> 
     assert wrap.after_result is not None and wrap.after_result.exit_status == 4
 
 
-def test_chain_runs_each_script_as_its_own_sh_and_stops_at_the_first_failure(tmp_path: Path) -> None:
+def test_chain_runs_each_script_in_its_own_subshell_and_stops_at_the_first_failure(tmp_path: Path) -> None:
     conn = LocalConnection()
-    script = chain(["echo one; exit 0\n", "set -e\necho two\nfalse\necho not-here\n", "echo three\n"])
-    result = conn.run(f"d=$(mktemp -d); sh -c {shlex.quote(script)} sh \"$d\"; st=$?; rm -rf \"$d\"; exit $st")
-    assert result.stdout.decode().split() == ["one", "two"] and result.exit_status == 1
+    script = chain(["echo one; x=leaked; cd /tmp; exit 0\n", 'echo "two ${x:-kept} $PWD"\n',
+                    "set -e\necho three\nfalse\necho not-here\n", "echo four\n"])
+    result = conn.run(f"cd / && sh -c {shlex.quote(script)} sh; st=$?; exit $st")
+    # the first's exit, variable and cd stayed its own; set -e of the third worked (no `||` around it)
+    assert result.stdout.decode().splitlines() == ["one", "two kept /", "three"] and result.exit_status == 1
 
