@@ -11,15 +11,18 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ed25519
+if TYPE_CHECKING:  # pragma: no cover
+    from cryptography.hazmat.primitives.asymmetric import ed25519
 
 KEY_NAME = "id_ed25519"
 COMMENT = "runner"
 
 
 def _public_line(private: ed25519.Ed25519PrivateKey) -> str:
+    from cryptography.hazmat.primitives import serialization
+
     raw = private.public_key().public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
     return f"{raw.decode()} {COMMENT}"
 
@@ -47,6 +50,10 @@ def _write_new(path: Path, content: bytes, mode: int) -> bool:
 
 def ensure_key(state_dir: Path) -> tuple[Path, str]:
     """Return ``(private key path, public key line)``, making the pair when missing."""
+    # imported here, not with the module: only starting instances needs a key, not every status
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
     state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     private_path = state_dir / KEY_NAME
     if not private_path.exists():
