@@ -29,10 +29,10 @@ APP_BUSY = "@@app-busy"
 q = shlex.quote
 #: sh function: exit 1, naming the first of its arguments that is a symlink (nothing runner did not make
 #: itself may be one: a link planted under /srv/<app> or /var/lib/runner would have root write through it)
-#: a leftover temp file of an earlier, killed run ("$tmp") removed; no rm process when there is none
-CLEAR_TMP = 'if [ -e "$tmp" ] || [ -L "$tmp" ]; then rm -f "$tmp"; fi'
 NO_LINKS = ('runner_nolink() { for p; do if [ -L "$p" ]; then '
             f"printf 'runner: %s {IS_A_SYMLINK}\\n' \"$p\" >&2; exit 1; fi; done; }}")
+#: a leftover temp file of an earlier, killed run ("$tmp") removed; no rm process when there is none
+CLEAR_TMP = 'if [ -e "$tmp" ] || [ -L "$tmp" ]; then rm -f "$tmp"; fi'
 
 
 def app_root(app: str) -> str:

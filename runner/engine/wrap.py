@@ -33,7 +33,7 @@ class Wrap:
     before_output: str = ""
     after_result: CommandResult | None = None
     after_script: str | None = None  # what ``after`` gave (for a caller that runs it alone)
-    tokens: tuple[str, str] = field(default_factory=lambda: (secrets.token_hex(8), secrets.token_hex(8)))
+    marker: str = field(default_factory=lambda: secrets.token_hex(8))  # frames before's and after's output
 
 
 class WrapFailed(Exception):
@@ -68,14 +68,14 @@ def chain(scripts: Sequence[str]) -> str:
 
 def probe_with_before(wrap: Wrap, probe: str) -> str:
     """The probe's script with ``wrap.before`` first; prints the ``before-ok`` marker between them."""
-    marker = wrap.tokens[0]
+    marker = wrap.marker
     return "\n".join(part(wrap.before) + [
         f"st=$?; if [ $st -ne 0 ]; then exit $st; fi; printf '\\n%s\\n' '@@before-ok:{marker}'", probe])
 
 
 def split_before(wrap: Wrap, result: CommandResult) -> CommandResult:
     """``before``'s output into ``wrap.before_output``; the probe's result without it. Raises WrapFailed."""
-    marker = f"\n@@before-ok:{wrap.tokens[0]}\n".encode()
+    marker = f"\n@@before-ok:{wrap.marker}\n".encode()
     at = result.stdout.find(marker)
     if at < 0:
         raise WrapFailed(result)
@@ -86,7 +86,7 @@ def split_before(wrap: Wrap, result: CommandResult) -> CommandResult:
 
 def apply_with_after(script: bytes, after: str, wrap: Wrap) -> bytes:
     """The apply script, then ``after`` when no resource failed (the script's last line tests that)."""
-    marker = wrap.tokens[0]
+    marker = wrap.marker
     tail = "\n".join([f"printf '\\n%s\\n' '@@after:{marker}'", *part(after)]) + "\n"
     # the apply script ends with `[ -z "$failed" ]`: keep its status when it failed, else run after
     return script + b'if [ -n "$failed" ]; then exit 1; fi\nset -- "$T"\n' + tail.encode()
@@ -94,7 +94,7 @@ def apply_with_after(script: bytes, after: str, wrap: Wrap) -> bytes:
 
 def split_after(wrap: Wrap, result: CommandResult) -> CommandResult:
     """The apply's result without ``after``'s output, which goes to ``wrap.after_result`` if it ran."""
-    marker = f"\n@@after:{wrap.tokens[0]}\n".encode()
+    marker = f"\n@@after:{wrap.marker}\n".encode()
     at = result.stdout.find(marker)
     if at < 0:
         return result

@@ -56,7 +56,7 @@ _MATCH_EXEC = re.compile(r"^\s*match\b.*\bexec\b", re.IGNORECASE | re.MULTILINE)
 
 
 def enable_match_exec() -> None:
-    """Give paramiko the invoke module it runs ``Match exec`` with (skipped at import: see runner.ssh)."""
+    """Give paramiko the invoke module it runs ``Match exec`` with (skipped: see runner.ssh.paramiko_import)."""
     import invoke
 
     from runner.ssh.paramiko_import import paramiko
