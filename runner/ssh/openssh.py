@@ -2,9 +2,11 @@
 
 :meth:`OpenSshConnection.open` starts a ControlMaster (``ssh -M -N -f`` with
 ``ControlPersist=<persist>``) or finds the one a previous run started; each
-command is then one ``ssh`` process over that master's socket, so it costs no
-key exchange and no authentication, also in the next ``runner`` process
-within ``persist`` seconds. A master exits by itself that long after its last
+command is then a session over that master's socket, so it costs no key
+exchange and no authentication, also in the next ``runner`` process within
+``persist`` seconds. runner asks the master for the session itself
+(:mod:`runner.ssh.mux`), without an ``ssh`` passenger process; a master that
+speaks another version of the mux protocol gets ``ssh`` passengers. A master exits by itself that long after its last
 command; nothing waits on it (its stdio is /dev/null and a file, never a pipe).
 
 Everything ssh reads applies (~/.ssh/config or ``ssh.config_file``: ProxyJump,
@@ -36,6 +38,7 @@ from pathlib import Path
 from typing import IO
 
 from runner.errors import HostError, UserError
+from runner.ssh import mux
 from runner.ssh import openssh_options as opts
 from runner.ssh.api import (
     CHUNK,
@@ -53,6 +56,8 @@ from runner.ssh.target import SshTarget
 
 CONTROL_DIR_ENV = "RUNNER_SSH_CONTROL_DIR"
 CHECK_TIMEOUT = 10.0  # seconds ``ssh -O check`` may take (it only talks to a local socket)
+
+Process = subprocess.Popen[bytes] | mux.MuxSession  # one command: an ``ssh`` passenger, or runner's own
 
 _path_locks: dict[Path, threading.Lock] = {}
 _path_locks_guard = threading.Lock()
@@ -167,7 +172,7 @@ def _pump(sink: IO[bytes], data: Iterable[bytes]) -> None:
             sink.close()
 
 
-def _drain_both(proc: subprocess.Popen[bytes], timeout: float | None) -> tuple[list[bytes], list[bytes], bool]:
+def _drain_both(proc: Process, timeout: float | None) -> tuple[list[bytes], list[bytes], bool]:
     """A command's stdout and stderr read to their ends in the calling thread: (out, err, whether time ran out).
 
     One selector instead of a thread per stream: at 200 hosts the threads' stacks were a third of the
@@ -197,7 +202,7 @@ def _drain_both(proc: subprocess.Popen[bytes], timeout: float | None) -> tuple[l
     return out, err, False
 
 
-def _close_streams(proc: subprocess.Popen[bytes]) -> None:
+def _close_streams(proc: Process) -> None:
     for stream in (proc.stdin, proc.stdout, proc.stderr):
         with contextlib.suppress(OSError, ValueError):
             if stream is not None:
@@ -207,8 +212,8 @@ def _close_streams(proc: subprocess.Popen[bytes]) -> None:
 class _Held:
     """A command left running by :meth:`OpenSshConnection.hold`: reads like a paramiko channel."""
 
-    def __init__(self, proc: subprocess.Popen[bytes], timeout: float | None,
-                 on_close: Callable[[subprocess.Popen[bytes]], None] = lambda proc: None):
+    def __init__(self, proc: Process, timeout: float | None,
+                 on_close: Callable[[Process], None] = lambda proc: None):
         self.proc, self.timeout, self.on_close = proc, timeout, on_close
         self.closed = False
 
@@ -261,7 +266,7 @@ class _Held:
 
 
 class OpenSshConnection(Transport):
-    """One host over the system ssh: a shared master, one ``ssh`` process per command."""
+    """One host over the system ssh: a shared master, one session over its socket per command."""
 
     name = "openssh"
 
@@ -270,7 +275,8 @@ class OpenSshConnection(Transport):
         self.ssh = ""
         self.control: Path | None = None  # the master's socket, once open() found or started it
         self.started_master = False  # this connection started its master (it was not warm)
-        self._procs: set[subprocess.Popen[bytes]] = set()
+        self.passenger = "runner"  # who asks the master for each command: "runner" (runner.ssh.mux) or "ssh"
+        self._procs: set[Process] = set()
         self._procs_lock = threading.Lock()
 
     # -- the master -------------------------------------------------------------
@@ -286,6 +292,9 @@ class OpenSshConnection(Transport):
         self.ssh = self.ssh or ssh_binary()
         path = self._path()
         self._ensure_master(path)
+        with contextlib.suppress(mux.MuxUnavailable):  # gone meanwhile: _spawn starts another
+            if mux.master_version(path, CHECK_TIMEOUT) != mux.VERSION:
+                self.passenger = "ssh"
         self.control = path
         return self
 
@@ -340,22 +349,34 @@ class OpenSshConnection(Transport):
 
     # -- commands ---------------------------------------------------------------
 
-    def _spawn(self, command: str, sudo: bool | None) -> tuple[subprocess.Popen[bytes], bool]:
+    def _spawn(self, command: str, sudo: bool | None) -> tuple[Process, bool]:
         self.open()
         assert self.control is not None
-        if not self.control.exists():  # the master ended meanwhile (persist): start another
-            self._ensure_master(self.control)
         t = self.target
         use_sudo = t.sudo if sudo is None else sudo
         wire = sudo_wrap(command, t.sudo_password is not None) if use_sudo else command
-        proc = subprocess.Popen(opts.command_line(self.ssh, t, self.control, wire), stdin=subprocess.PIPE,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+        proc: Process
+        if self.passenger == "runner":
+            try:
+                proc = mux.MuxSession(self.control, wire, connect_timeout=CHECK_TIMEOUT)
+            except mux.MuxUnavailable:  # the master ended meanwhile (persist): start another
+                self._ensure_master(self.control)
+                try:
+                    proc = mux.MuxSession(self.control, wire, connect_timeout=CHECK_TIMEOUT)
+                except mux.MuxUnavailable as exc:
+                    raise HostError(t.name, f"connection lost: {exc.strerror} ({t.user}@{t.address}:{t.port})",
+                                    "connection-lost") from None
+        else:
+            if not self.control.exists():  # the master ended meanwhile (persist): start another
+                self._ensure_master(self.control)
+            proc = subprocess.Popen(opts.command_line(self.ssh, t, self.control, wire), stdin=subprocess.PIPE,
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
         with self._procs_lock:
             self._procs.add(proc)
         self.commands_run += 1
         return proc, use_sudo
 
-    def _done(self, proc: subprocess.Popen[bytes]) -> None:
+    def _done(self, proc: Process) -> None:
         with self._procs_lock:
             self._procs.discard(proc)
 
@@ -399,7 +420,7 @@ class OpenSshConnection(Transport):
                                 b"".join(out), f" ({t.user}@{t.address}:{t.port})")
         self._done(proc)
         _close_streams(proc)
-        stdout, stderr = b"".join(out), b"".join(err)
+        stdout, stderr = b"".join(out), b"".join(err) + getattr(proc, "error", b"")
         if status == 255 and (lost := self._cut_off(command, stderr, stdout)) is not None:
             raise lost
         if status < 0:  # killed by a signal: abort() (Ctrl-C)

@@ -16,6 +16,7 @@ import shutil
 import stat
 import subprocess
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -356,9 +357,8 @@ def test_openssh_in_another_process_finds_the_master(two_hosts, sockets) -> None
     assert _masters(sockets) == [first.control]
 
 
-def test_openssh_leaves_no_child_behind(two_hosts) -> None:
-    conn = OpenSshConnection(_target(two_hosts, two_hosts.names[0], "openssh")).open()
-    assert conn.run("true").ok
+def _children() -> list[tuple[str, str]]:
+    """This process's children: (pid, state)."""
     children = []
     for stat_file in Path("/proc").glob("[0-9]*/stat"):
         try:
@@ -367,7 +367,54 @@ def test_openssh_leaves_no_child_behind(two_hosts) -> None:
             continue
         if int(fields[1]) == os.getpid():
             children.append((stat_file.parent.name, fields[0]))
-    assert children == [], children  # the master is nobody's child of ours, and nothing is left a zombie
+    return children
+
+
+def test_openssh_leaves_no_child_behind(two_hosts) -> None:
+    conn = OpenSshConnection(_target(two_hosts, two_hosts.names[0], "openssh")).open()
+    assert conn.run("true").ok
+    assert _children() == []  # the master is nobody's child of ours, and nothing is left a zombie
+
+
+def test_openssh_commands_start_no_ssh_process(two_hosts) -> None:
+    """runner is the master's passenger itself (runner.ssh.mux): no ``ssh`` process runs while a command does."""
+    conn = OpenSshConnection(_target(two_hosts, two_hosts.names[0], "openssh")).open()
+    assert conn.passenger == "runner"
+    line, handle = conn.hold("echo UP; exec cat >/dev/null")
+    try:
+        assert line == "UP" and _children() == []
+    finally:
+        handle.close()
+    assert conn.run("exit 7").exit_status == 7
+
+
+def test_openssh_with_ssh_passengers(two_hosts) -> None:
+    """What a master of another mux protocol version gets: an ``ssh`` process per command, which works the same."""
+    conn = OpenSshConnection(_target(two_hosts, two_hosts.names[0], "openssh")).open()
+    conn.passenger = "ssh"
+    result = conn.run("cat; echo err >&2; exit 3", stdin=b"in")
+    assert (result.exit_status, result.stdout, result.stderr) == (3, b"in", b"err\n")
+    line, handle = conn.hold("echo UP; exec cat >/dev/null")
+    assert line == "UP" and len(_children()) == 1
+    handle.close()
+    assert _children() == []
+
+
+def test_openssh_a_master_killed_under_a_command_is_a_lost_connection(two_hosts, sockets) -> None:
+    target = _target(two_hosts, two_hosts.names[0], "openssh")
+    conn = OpenSshConnection(target).open()
+    check = subprocess.run(["ssh", "-F", "/dev/null", "-o", f"ControlPath={conn.control}", "-O", "check", "x"],
+                           capture_output=True, text=True, timeout=30)
+    pid = int(re.search(r"pid=(\d+)", check.stderr + check.stdout).group(1))
+    killer = threading.Timer(1.0, os.kill, (pid, 9))
+    killer.start()
+    try:
+        with pytest.raises(HostError) as exc:
+            conn.run("sleep 20")
+    finally:
+        killer.join()
+    assert exc.value.cause == "connection-lost", str(exc.value)
+    assert conn.run("echo back").text == "back\n"  # over a fresh master, in place of the stale socket
 
 
 def test_openssh_replaces_a_killed_masters_stale_socket(two_hosts, sockets) -> None:
