@@ -49,3 +49,14 @@ def test_a_client_of_a_local_address_is_made_without_the_ssh_adapter() -> None:
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "http://127.0.0.1:1"
+
+
+def test_the_provider_loads_no_sdk_until_it_changes_a_container() -> None:
+    """Listing a local daemon's containers (every command's first read) goes without the SDK (runner_docker.listing)."""
+    code = ("import sys\n"
+            "import runner_docker.provider, runner_docker.listing\n"
+            "print('docker' in sys.modules, 'requests' in sys.modules)\n")
+    env = {k: v for k, v in os.environ.items() if k != "DOCKER_HOST"}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "False False"

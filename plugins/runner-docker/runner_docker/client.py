@@ -3,7 +3,10 @@
 :func:`client` returns a client made by ``docker.from_env`` (so ``DOCKER_HOST``,
 ``DOCKER_TLS_VERIFY`` and ``DOCKER_CERT_PATH`` are honoured, and the API version
 is negotiated with the daemon), one per timeout, shared by every thread. Every
-request it makes is bounded by that timeout (seconds without an answer).
+request it makes is bounded by that timeout (seconds without an answer). The
+one exception is the listing of a local daemon's containers, which every
+command makes first: :mod:`runner_docker.listing` asks it over the unix socket
+without loading the SDK.
 
 Every call to the daemon goes through :func:`calling`, which turns what the SDK
 raises into the runner's errors: a daemon that cannot be reached is the user's

@@ -44,6 +44,7 @@ from runner.providers.api import (
     Provider,
 )
 from runner.ssh import known_hosts
+from runner_docker import listing
 from runner_docker.client import DEFAULT_TIMEOUT, DockerError, calling, client, not_found
 from runner_docker.image import ensure_image
 from runner_docker.keys import ensure_key
@@ -211,8 +212,13 @@ class DockerProvider(Provider):
 
     def containers(self) -> dict[str, Container]:
         """This stack's containers by instance name, from one listing filtered by the stack's label."""
-        with calling(f"ps --filter label={LABEL_STACK}={self.stack.name}"):
-            rows = client().api.containers(all=True, filters={"label": f"{LABEL_STACK}={self.stack.name}"})
+        label = f"{LABEL_STACK}={self.stack.name}"
+        local = listing.local_socket()
+        if local is not None:  # the local daemon: one request, without loading the SDK
+            rows = listing.containers(label, local)
+        else:
+            with calling(f"ps --filter label={label}"):
+                rows = client().api.containers(all=True, filters={"label": label})
         found: dict[str, Container] = {}
         for row in rows:
             labels = row.get("Labels") or {}
