@@ -174,7 +174,7 @@ class MuxSession:
         sock = self._sock
         if sock is None:
             return
-        if not select.select([sock], [], [], timeout)[0]:
+        if not readable(sock.fileno(), timeout):
             return
         try:
             data = sock.recv(4096)
@@ -196,7 +196,7 @@ class MuxSession:
     # -- what Popen offers --------------------------------------------------------------------
 
     def poll(self) -> int | None:
-        while self.returncode is None and self._sock is not None and select.select([self._sock], [], [], 0)[0]:
+        while self.returncode is None and self._sock is not None and readable(self._sock.fileno(), 0):
             self._read(0)
         return self.returncode
 
@@ -219,6 +219,16 @@ class MuxSession:
         if sock is not None:
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
+
+
+def readable(fd: int, timeout: float | None) -> bool:
+    """Whether ``fd`` has something to read (or has ended) within ``timeout`` seconds.
+
+    poll, not select: a controller of a few hundred hosts holds descriptors above select's 1024.
+    """
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return bool(poller.poll(None if timeout is None else max(0, int(timeout * 1000 + 0.999))))
 
 
 def read_version(payload: bytes) -> int | None:

@@ -24,7 +24,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-import select
 import selectors
 import shutil
 import socket
@@ -223,8 +222,7 @@ class _Held:
     def _read(self, stream: IO[bytes] | None, size: int) -> bytes:
         if stream is None or self.closed:
             return b""
-        ready, _, _ = select.select([stream], [], [], self.timeout)
-        if not ready:
+        if not mux.readable(stream.fileno(), self.timeout):
             raise TimeoutError("no output in time")
         try:
             return os.read(stream.fileno(), size)

@@ -118,3 +118,23 @@ def test_another_protocol_version_is_unsupported(tmp_path: Path) -> None:
     with pytest.raises(mux.MuxUnsupported):
         session.wait(10)
     thread.join(10)
+
+
+def test_a_descriptor_above_selects_limit_is_waited_on(tmp_path: Path) -> None:
+    """A controller of a few hundred hosts holds descriptors above 1024, which select() refuses."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    high = 1500 if hard == resource.RLIM_INFINITY or hard > 1600 else hard - 10
+    if soft != resource.RLIM_INFINITY and soft <= high:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (high + 10, hard))
+    r, w = os.pipe()
+    try:
+        os.dup2(r, high)
+        assert not mux.readable(high, 0)
+        os.write(w, b"x")
+        assert mux.readable(high, 1.0)
+    finally:
+        for fd in (r, w, high):
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
