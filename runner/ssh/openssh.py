@@ -383,12 +383,21 @@ class OpenSshConnection(Transport):
         if self._aborted:
             why: str | None = "the run was interrupted"
         else:
-            alive = self.control is not None and master_running(self.ssh, self.control)
-            why = opts.cut_off_reason(t, stderr.decode("utf-8", "replace"), alive)
+            why = opts.cut_off_reason(t, stderr.decode("utf-8", "replace"), self._master_answers())
         if why is None:
             return None
         return CommandCutOff(t.name, "connection lost", command, "connection-lost", out,
                              f": {why} ({t.user}@{t.address}:{t.port})")
+
+    def _master_answers(self) -> bool:
+        """Whether the master still answers a hello: more than a connect, which a master being killed
+        may still accept (its listening socket outlives, by a moment, the session it just dropped)."""
+        if self.control is None:
+            return False
+        try:
+            return mux.master_version(self.control, CHECK_TIMEOUT) is not None
+        except mux.MuxUnavailable:
+            return False
 
     def run(self, command: str, stdin: Stdin = None, timeout: float | None = None,
             sudo: bool | None = None) -> CommandResult:
