@@ -12,8 +12,6 @@ from runner.cli.api import Command, CommandContext
 from runner.cookbooks.cookbook_set import CookbookSet, split_recipe
 from runner.cookbooks.validate import validate_stack
 from runner.errors import Location, UserError
-from runner.importer import read
-from runner.importer.write import FILL_IN, migration_md, to_stack_yaml
 from runner.model.loader import read_stack
 from runner.model.stack import CookbookSource
 from runner.secrets.reveal import Revealer
@@ -47,6 +45,9 @@ class ImportCommand(Command):
         parser.add_argument("--force", action="store_true", help="overwrite an existing DIR/stack.yml")
 
     def run(self, args: argparse.Namespace, ctx: CommandContext) -> int:
+        from runner.importer import read  # here, not at the top: every other command's start-up goes without it
+        from runner.importer.write import migration_md, to_stack_yaml
+
         target = args.output / "stack.yml"
         if target.exists() and not args.force:
             raise UserError(f"{target} exists; not overwritten", Location(str(target)),
@@ -68,6 +69,8 @@ class ImportCommand(Command):
 def check(path: Path, ctx: CommandContext) -> list[str]:
     """What ``runner validate`` says of the written file once the cookbooks it names exist: stub cookbooks
     with those recipes stand in for its sources (which are not fetched here)."""
+    from runner.importer.write import FILL_IN
+
     registry = ctx.registry
     draft = read_stack(path, {n: t.declaration() for n, t in registry.app_sources.items()}, Revealer())
     errors = list(draft.errors)
