@@ -61,13 +61,27 @@ def _string(data: bytes) -> bytes:
     return _u32(len(data)) + data
 
 
+_HELLO_PACKET = _string(_u32(HELLO) + _u32(VERSION))
+
+
+def _connect(path: Path, timeout: float) -> socket.socket:
+    """A connection to the master's socket; :class:`MuxUnavailable` when nothing answers there."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(timeout)
+    try:
+        sock.connect(str(path))
+    except OSError as exc:
+        sock.close()
+        raise MuxUnavailable(exc.errno, f"no master answers at {path}: {exc.strerror or exc}") from None
+    return sock
+
+
 def new_session_request(command: str, environ: Mapping[str, str], request_id: int = 0) -> bytes:
     """Our hello and a MUX_C_NEW_SESSION for ``command``, each framed as a packet, ready to send at once.
 
     The master reads a packet's length, then exactly that many bytes, so what follows (the bytes that
     carry the file descriptors) stays in the socket until it asks for it.
     """
-    hello = _u32(HELLO) + _u32(VERSION)
     body = b"".join([
         _u32(NEW_SESSION), _u32(request_id), _string(b""),  # reserved
         _u32(0), _u32(0), _u32(0), _u32(0),  # no tty, no X11, no agent, not a subsystem
@@ -77,7 +91,7 @@ def new_session_request(command: str, environ: Mapping[str, str], request_id: in
         *(_string(f"{name}={value}".encode("utf-8", "surrogateescape"))
           for name, value in environ.items() if name and "=" not in name),
     ])
-    return _string(hello) + _string(body)
+    return _HELLO_PACKET + _string(body)
 
 
 def parse_packets(buffer: bytearray) -> list[tuple[int, bytes]]:
@@ -118,13 +132,7 @@ class MuxSession:
         self._hello = False
         self._exit: int | None = None
         self._killed = False
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(connect_timeout)
-        try:
-            sock.connect(str(path))
-        except OSError as exc:
-            sock.close()
-            raise MuxUnavailable(exc.errno, f"no master answers at {path}: {exc.strerror or exc}") from None
+        sock = _connect(path, connect_timeout)
         theirs: list[int] = []
         ours: list[int] = []
         try:
@@ -241,16 +249,11 @@ def master_version(path: Path, timeout: float = 10.0) -> int | None:
 
     Raises :class:`MuxUnavailable` when nothing answers there.
     """
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    sock.settimeout(timeout)
+    sock = _connect(path, timeout)
     try:
-        try:
-            sock.connect(str(path))
-        except OSError as exc:
-            raise MuxUnavailable(exc.errno, f"no master answers at {path}: {exc.strerror or exc}") from None
         buffer = bytearray()
         try:
-            sock.sendall(_string(_u32(HELLO) + _u32(VERSION)))
+            sock.sendall(_HELLO_PACKET)
             while not (packets := parse_packets(buffer)):
                 data = sock.recv(4096)
                 if not data:

@@ -6,8 +6,9 @@ command is then a session over that master's socket, so it costs no key
 exchange and no authentication, also in the next ``runner`` process within
 ``persist`` seconds. runner asks the master for the session itself
 (:mod:`runner.ssh.mux`), without an ``ssh`` passenger process; a master that
-speaks another version of the mux protocol gets ``ssh`` passengers. A master exits by itself that long after its last
-command; nothing waits on it (its stdio is /dev/null and a file, never a pipe).
+speaks another version of the mux protocol gets ``ssh`` passengers. A master
+exits by itself that long after its last command; nothing waits on it (its
+stdio is /dev/null and a file, never a pipe).
 
 Everything ssh reads applies (~/.ssh/config or ``ssh.config_file``: ProxyJump,
 certificates, security keys, agents), under ``BatchMode=yes``: it never
@@ -289,10 +290,16 @@ class OpenSshConnection(Transport):
             return self
         self.ssh = self.ssh or ssh_binary()
         path = self._path()
-        self._ensure_master(path)
-        with contextlib.suppress(mux.MuxUnavailable):  # gone meanwhile: _spawn starts another
-            if mux.master_version(path, CHECK_TIMEOUT) != mux.VERSION:
-                self.passenger = "ssh"
+        try:  # a warm master answers its hello: one look, without the start lock
+            version = mux.master_version(path, CHECK_TIMEOUT)
+        except mux.MuxUnavailable:  # none yet, or the stale socket of one that ended
+            self._ensure_master(path)
+            try:
+                version = mux.master_version(path, CHECK_TIMEOUT)
+            except mux.MuxUnavailable:  # gone meanwhile: _spawn starts another
+                version = mux.VERSION
+        if version != mux.VERSION:
+            self.passenger = "ssh"
         self.control = path
         return self
 
