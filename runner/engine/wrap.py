@@ -70,7 +70,7 @@ def probe_with_before(wrap: Wrap, probe: str) -> str:
     """The probe's script with ``wrap.before`` first; prints the ``before-ok`` marker between them."""
     marker = wrap.marker
     return "\n".join(part(wrap.before) + [
-        f"st=$?; if [ $st -ne 0 ]; then exit $st; fi; printf '\\n%s\\n' '@@before-ok:{marker}'", probe])
+        STOP_ON_FAILURE, f"printf '\\n%s\\n' '@@before-ok:{marker}'", probe])
 
 
 def split_before(wrap: Wrap, result: CommandResult) -> CommandResult:
