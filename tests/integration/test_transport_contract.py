@@ -67,6 +67,13 @@ def _masters(directory: Path) -> list[Path]:
     return [p for p in directory.iterdir() if stat.S_ISSOCK(p.lstat().st_mode)] if directory.is_dir() else []
 
 
+def _master_pid(control: Path) -> int:
+    """The pid of the master at the socket ``control``, as ``ssh -O check`` tells it."""
+    check = subprocess.run(["ssh", "-F", "/dev/null", "-o", f"ControlPath={control}", "-O", "check", "x"],
+                           capture_output=True, text=True, timeout=30)
+    return int(re.search(r"pid=(\d+)", check.stderr + check.stdout).group(1))
+
+
 def _wait(condition, seconds: float = 30.0) -> bool:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -403,9 +410,7 @@ def test_openssh_with_ssh_passengers(two_hosts) -> None:
 def test_openssh_a_master_killed_under_a_command_is_a_lost_connection(two_hosts, sockets) -> None:
     target = _target(two_hosts, two_hosts.names[0], "openssh")
     conn = OpenSshConnection(target).open()
-    check = subprocess.run(["ssh", "-F", "/dev/null", "-o", f"ControlPath={conn.control}", "-O", "check", "x"],
-                           capture_output=True, text=True, timeout=30)
-    pid = int(re.search(r"pid=(\d+)", check.stderr + check.stdout).group(1))
+    pid = _master_pid(conn.control)
     killer = threading.Timer(1.0, os.kill, (pid, 9))
     killer.start()
     try:
@@ -420,9 +425,7 @@ def test_openssh_a_master_killed_under_a_command_is_a_lost_connection(two_hosts,
 def test_openssh_replaces_a_killed_masters_stale_socket(two_hosts, sockets) -> None:
     target = _target(two_hosts, two_hosts.names[0], "openssh")
     first = OpenSshConnection(target).open()
-    check = subprocess.run(["ssh", "-F", "/dev/null", "-o", f"ControlPath={first.control}", "-O", "check", "x"],
-                           capture_output=True, text=True, timeout=30)
-    pid = int(re.search(r"pid=(\d+)", check.stderr + check.stdout).group(1))
+    pid = _master_pid(first.control)
     os.kill(pid, 9)
     assert _wait(lambda: not master_running("ssh", first.control))
     assert first.control.exists()  # a killed master leaves its socket

@@ -21,13 +21,18 @@ PROBE = (
 )
 
 
-def _imports(docker_host: str | None) -> str:
+def _fresh(code: str, docker_host: str | None = None) -> str:
+    """What ``code`` prints in a fresh interpreter with ``DOCKER_HOST`` as given (unset: None)."""
     env = {k: v for k, v in os.environ.items() if k != "DOCKER_HOST"}
     if docker_host is not None:
         env["DOCKER_HOST"] = docker_host
-    proc = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, env=env, timeout=60)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
     assert proc.returncode == 0, proc.stderr
     return proc.stdout.strip()
+
+
+def _imports(docker_host: str | None) -> str:
+    return _fresh(PROBE, docker_host)
 
 
 def test_a_local_daemon_needs_no_paramiko() -> None:
@@ -45,10 +50,7 @@ def test_a_client_of_a_local_address_is_made_without_the_ssh_adapter() -> None:
             "docker = client._sdk()\n"
             "api = docker.APIClient(base_url='tcp://127.0.0.1:1', version='1.41')\n"
             "print(api.base_url)\n")
-    env = {k: v for k, v in os.environ.items() if k != "DOCKER_HOST"}
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == "http://127.0.0.1:1"
+    assert _fresh(code) == "http://127.0.0.1:1"
 
 
 def test_the_provider_loads_no_sdk_until_it_changes_a_container() -> None:
@@ -56,7 +58,4 @@ def test_the_provider_loads_no_sdk_until_it_changes_a_container() -> None:
     code = ("import sys\n"
             "import runner_docker.provider, runner_docker.listing\n"
             "print('docker' in sys.modules, 'requests' in sys.modules)\n")
-    env = {k: v for k, v in os.environ.items() if k != "DOCKER_HOST"}
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == "False False"
+    assert _fresh(code) == "False False"
