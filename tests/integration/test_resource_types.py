@@ -24,6 +24,7 @@ import pytest
 
 from runner.resources.api import Change, CompileContext, Resource, Step
 from runner.resources.builtin import Directory, Execute, File, Group, Link, Package, Service, Template, User
+from runner.resources.builtin.package import DPKG_CACHE
 from runner.ssh.connection import Connection
 from runner.ssh.target import resolve_target
 
@@ -340,6 +341,34 @@ def test_packages_install_in_one_batch_and_remove(conn, sh) -> None:
         out = sh(f"dpkg-query -W -f '${{Status}}' {name}", check=False).stdout
         assert "installed" not in out.split()[-1:]
     assert_idempotent(conn, [gone])
+
+
+def test_package_probe_answers_from_its_cache_until_dpkg_changes(conn, sh) -> None:
+    """A no-op probe reads the cached answer; a change made outside runner is seen at once."""
+    tree = Package("tree")
+    sh(f"rm -rf {DPKG_CACHE}")  # the host's earlier tests left answers to other queries
+    converge(conn, [tree])
+    assert_idempotent(conn, [tree])  # the probe after the install queried dpkg and filled the cache
+    keys = sh(f"ls {DPKG_CACHE} | grep -v '^status[.]'").stdout.split()
+    assert len(keys) == 1
+    first = sh(f"cat {DPKG_CACHE}/{keys[0]}").stdout.splitlines()
+    assert first[1].startswith("pkg tree install ok installed ")
+    sh(f"[ /var/lib/dpkg/status -ef {DPKG_CACHE}/status.{first[0]} ]")  # the link is dpkg's file itself
+
+    sh("DEBIAN_FRONTEND=noninteractive apt-get remove -y tree >/dev/null 2>&1")  # dpkg replaced its status
+    assert converge(conn, [tree]).changes[tree.key] == [Change("install tree")]
+    assert_idempotent(conn, [tree])
+    links = sh(f"ls {DPKG_CACHE} | grep '^status[.]'").stdout.split()
+    assert len(links) == 1  # the links to dpkg's earlier files are gone with their answers
+
+    sh(f"rm -rf {DPKG_CACHE} && touch {DPKG_CACHE}")  # no cache can be kept: every probe asks dpkg
+    try:
+        assert_idempotent(conn, [tree])
+        sh("DEBIAN_FRONTEND=noninteractive apt-get remove -y tree >/dev/null 2>&1")
+        assert converge(conn, [tree]).changes[tree.key] == [Change("install tree")]
+    finally:
+        sh(f"rm -f {DPKG_CACHE}")
+    converge(conn, [Package("tree", action="remove")])
 
 
 def test_unknown_package_fails_with_apts_message(conn) -> None:

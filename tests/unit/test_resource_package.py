@@ -121,3 +121,13 @@ def test_probe_queries_each_name() -> None:
     assert "dpkg-query -W -f '${Status} ${Version}' g++" in probe
     assert "apt-cache policy tree" in probe
     assert "apt-cache policy" not in Package("tree").probe()
+
+
+def test_probe_answers_from_the_dpkg_cache_unless_it_asks_for_candidates() -> None:
+    probe = Package(["tree", "g++"]).probe()
+    assert "[ /var/lib/dpkg/status -ef" in probe  # the cached answer holds while dpkg's file is the same
+    assert "ln /var/lib/dpkg/status" in probe and "/var/lib/dpkg/updates/[0-9]*" in probe
+    other = Package(["tree"]).probe()
+    key = [w for w in probe.split() if w.startswith("/var/lib/runner/dpkg-cache/")][0]
+    assert key not in other  # one cache file per query
+    assert "/var/lib/runner/dpkg-cache" not in Package("tree", action="upgrade").probe()

@@ -15,6 +15,7 @@ candidate, as fresh as the host's lists.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -28,6 +29,10 @@ _VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.+~:_-]*$")
 INSTALLED_STATES = ("installed", "triggers-pending", "triggers-awaited")
 LISTS_MAX_AGE_MINUTES = 60
 APT_STAMP = "/var/lib/runner/apt-updated"
+#: answers of dpkg-query kept while dpkg's database is unchanged (see :func:`dpkg_cached`)
+DPKG_CACHE = "/var/lib/runner/dpkg-cache"
+DPKG_STATUS = "/var/lib/dpkg/status"
+DPKG_UPDATES = "/var/lib/dpkg/updates/[0-9]*"  # a glob: dpkg's journal of changes not yet in status
 
 
 @dataclass(frozen=True)
@@ -44,6 +49,47 @@ class PackagePlan:
     install: tuple[str, ...] = ()
     upgrade: tuple[str, ...] = ()
     remove: tuple[str, ...] = ()
+
+
+def dpkg_cached(queries: Sequence[str]) -> list[str]:
+    """``queries`` (dpkg-query lines) answered from :data:`DPKG_CACHE` while dpkg's database is unchanged.
+
+    dpkg-query reads the whole database, the dearest process of a no-op
+    probe. dpkg replaces its status file by a rename whenever it changes it
+    (and journals into ``updates/`` in between), so a hard link to the status
+    file taken before a query is the same file (``[ -ef ]``, a shell builtin)
+    exactly as long as that answer holds. The cache file opens with the name of
+    its link and is read through one open descriptor, so a hit starts no
+    process; a miss costs an ``ln`` and a ``mv`` more. Where the link cannot be
+    made (another file system, no write access), every probe asks dpkg-query.
+    """
+    key = hashlib.sha256("\n".join(queries).encode()).hexdigest()[:24]
+    cache, status, pending, d = q(f"{DPKG_CACHE}/{key}"), q(DPKG_STATUS), DPKG_UPDATES, q(DPKG_CACHE)
+    body = ["    " + line.strip() for line in queries]
+    return [
+        "  runner_pc=''; for runner_u in " + pending + "; do [ -e \"$runner_u\" ] && runner_pc=1; break; done",
+        f"  if [ -z \"$runner_pc\" ] && [ -f {cache} ] && {{ IFS= read -r runner_l; "
+        f"[ -n \"$runner_l\" ] && [ {status} -ef \"{DPKG_CACHE}/status.$runner_l\" ] && "
+        "while IFS= read -r runner_l; do printf '%s\\n' \"$runner_l\"; done; } < " + cache + "; then :",
+        "  else",
+        f"    runner_r=\"$$-$(date +%s%N 2>/dev/null)\"; runner_lk=\"{DPKG_CACHE}/status.$runner_r\"",
+        f"    if [ -z \"$runner_pc\" ] && {{ [ -d {d} ] || mkdir -p -m 0755 {d}; }} 2>/dev/null "
+        f"&& ln {status} \"$runner_lk\" 2>/dev/null; then :; else runner_lk=''; fi",
+        "    runner_o=$(",
+        *body,
+        "    )",
+        "    printf '%s\\n' \"$runner_o\"",
+        "    runner_pc=''; for runner_u in " + pending + "; do [ -e \"$runner_u\" ] && runner_pc=1; break; done",
+        f"    if [ -n \"$runner_lk\" ] && [ -z \"$runner_pc\" ] && [ {status} -ef \"$runner_lk\" ] && "
+        f"printf '%s\\n%s\\n' \"$runner_r\" \"$runner_o\" > {cache}.\"$runner_r\" 2>/dev/null; then",
+        f"      runner_old=''; [ -f {cache} ] && IFS= read -r runner_old < {cache}",
+        f"      mv -f {cache}.\"$runner_r\" {cache} 2>/dev/null || rm -f {cache}.\"$runner_r\" \"$runner_lk\"",
+        f"      if [ -n \"$runner_old\" ] && [ \"$runner_old\" != \"$runner_r\" ]; then "
+        f"rm -f \"{DPKG_CACHE}/status.$runner_old\" 2>/dev/null; fi",
+        "    elif [ -n \"$runner_lk\" ]; then rm -f \"$runner_lk\" 2>/dev/null",
+        "    fi; :",
+        "  fi",
+    ]
 
 
 class Package(Resource):
@@ -101,7 +147,7 @@ class Package(Resource):
         return "\n".join([
             "if command -v dpkg-query >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then",
             "  echo manager=apt",
-            *apt,
+            *(dpkg_cached(apt) if not upgrade else apt),
             "elif command -v dnf >/dev/null 2>&1 || command -v yum >/dev/null 2>&1; then",
             "  if command -v dnf >/dev/null 2>&1; then runner_pm=dnf; else runner_pm=yum; fi",
             "  echo \"manager=$runner_pm\"",
