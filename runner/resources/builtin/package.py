@@ -64,10 +64,14 @@ def dpkg_cached(queries: Sequence[str]) -> list[str]:
     made (another file system, no write access), every probe asks dpkg-query.
     """
     key = hashlib.sha256("\n".join(queries).encode()).hexdigest()[:24]
-    cache, status, pending, d = q(f"{DPKG_CACHE}/{key}"), q(DPKG_STATUS), DPKG_UPDATES, q(DPKG_CACHE)
+    cache, status, d = q(f"{DPKG_CACHE}/{key}"), q(DPKG_STATUS), q(DPKG_CACHE)
+    # runner_pc is set while dpkg's journal holds changes not yet in its status file
+    journal_pending = (
+        f"runner_pc=''; for runner_u in {DPKG_UPDATES}; do [ -e \"$runner_u\" ] && runner_pc=1; break; done"
+    )
     body = ["    " + line.strip() for line in queries]
     return [
-        "  runner_pc=''; for runner_u in " + pending + "; do [ -e \"$runner_u\" ] && runner_pc=1; break; done",
+        "  " + journal_pending,
         f"  if [ -z \"$runner_pc\" ] && [ -f {cache} ] && {{ IFS= read -r runner_l; "
         f"[ -n \"$runner_l\" ] && [ {status} -ef \"{DPKG_CACHE}/status.$runner_l\" ] && "
         "while IFS= read -r runner_l; do printf '%s\\n' \"$runner_l\"; done; } < " + cache + "; then :",
@@ -79,7 +83,7 @@ def dpkg_cached(queries: Sequence[str]) -> list[str]:
         *body,
         "    )",
         "    printf '%s\\n' \"$runner_o\"",
-        "    runner_pc=''; for runner_u in " + pending + "; do [ -e \"$runner_u\" ] && runner_pc=1; break; done",
+        "    " + journal_pending,
         f"    if [ -n \"$runner_lk\" ] && [ -z \"$runner_pc\" ] && [ {status} -ef \"$runner_lk\" ] && "
         f"printf '%s\\n%s\\n' \"$runner_r\" \"$runner_o\" > {cache}.\"$runner_r\" 2>/dev/null; then",
         f"      runner_old=''; [ -f {cache} ] && IFS= read -r runner_old < {cache}",
