@@ -8,7 +8,9 @@ Layout of the script (POSIX sh, run as ``sh script T`` by :mod:`runner.engine.wi
    guards re-evaluated right before the step; the step runs in a subshell with
    ``set -e`` and its payload paths in ``P0``, ``P1`` ...; its output is framed
    by ``begin``/``end`` markers carrying the exit status and whether it changed;
-   immediate notifications run right after their notifier changed;
+   immediate notifications run right after their notifier changed; an
+   *ahead* (one command doing the work of several consecutive entries) runs
+   before the first of them, and each one it did skips its own step;
 3. delayed notifications, each at most once, whenever any of their notifiers
    changed, even after a failure (as Chef does).
 
@@ -36,6 +38,27 @@ class Entry:
     step: Step
     guard: str | None = None
     ignore_failure: bool = False
+
+
+@dataclass(frozen=True)
+class AheadRun:
+    """An :class:`~runner.resources.api.Ahead` placed in a host's script: its members by resource index."""
+
+    indices: tuple[int, ...]
+    script: str
+    done: tuple[str, ...]  # per member, as in Ahead
+
+    @property
+    def flag(self) -> str:
+        """The variable the script's success sets (set before, and read by, its members' subshells)."""
+        return f"a_{self.indices[0]}"
+
+
+def _ahead_member(run: AheadRun, position: int, step: Step) -> Step:
+    """``step`` skipped when its ahead succeeded and did this member's work."""
+    script = (f'if [ -n "${{{run.flag}:-}}" ] && {run.done[position]}; then :\nelse\n'
+              f"{step.script}\nfi")
+    return Step(script, step.payloads)
 
 
 @dataclass
@@ -97,12 +120,17 @@ def build_apply_script(
     resources: Sequence[Resource],
     steps: Sequence[tuple[tuple[int, ...], Step]],
     token: str,
+    aheads: Sequence[AheadRun] = (),
 ) -> ApplyScript:
     """The script applying ``steps`` (in order) to the host.
 
     :param resources: every resource of the host, by index (for guards and notifications).
     :param steps: (indices, step) in order: one resource, or a batch of resources sharing one step.
+    :param aheads: commands run before the first of their members' steps, whose success lets each
+        member skip its own step (see :meth:`~runner.resources.api.Resource.apply_ahead`).
     """
+    starts = {run.indices[0]: run for run in aheads}
+    member_of = {i: (run, k) for run in aheads for k, i in enumerate(run.indices)}
     payloads: list[Payload] = []
     lines = ["#!/bin/sh", 'T="$1"', "cd /"]
     entries: list[Entry] = []
@@ -122,6 +150,12 @@ def build_apply_script(
     index_of = {r.key: i for i, r in reversed(list(enumerate(resources)))}
 
     for indices, step in steps:
+        if len(indices) == 1 and indices[0] in member_of:
+            run, position = member_of[indices[0]]
+            if indices[0] in starts:  # in the main shell's own if, so the flag outlives it
+                body += ['if [ -z "$failed" ]; then',
+                         f"  if ( {run.script}\n) >/dev/null 2>&1 </dev/null; then {run.flag}=1; fi", "fi"]
+            step = _ahead_member(run, position, step)
         guard = guard_shell(resources[indices[0]]) if len(indices) == 1 else None
         ignore = all(resources[i].ignore_failure for i in indices)
         body += add(Entry(",".join(map(str, indices)), indices, step, guard, ignore))

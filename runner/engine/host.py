@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from runner.engine import hostlock
-from runner.engine.apply import build_apply_script, parse_apply_output, running_entry
+from runner.engine.apply import AheadRun, build_apply_script, parse_apply_output, running_entry
 from runner.engine.outcome import (
     CHANGED,
     FAILED,
@@ -277,7 +277,7 @@ class HostRunner:
 
         steps = self._steps(resources, diffs, included)
         token = new_token()
-        apply = build_apply_script(resources, steps, token)
+        apply = build_apply_script(resources, steps, token, aheads(resources, diffs, included))
         script, wrap = apply.script, self.job.wrap
         after = wrap.after(wrap.before_output) if wrap is not None and wrap.after is not None else None
         if wrap is not None:
@@ -368,3 +368,41 @@ class HostRunner:
                     self._show(resource, entry.output) if status == FAILED else "", resource.source_location))
                 if status == CHANGED:
                     self.opts.on_changed(self.job.name, self._key(resource), action)
+
+
+def aheads(resources: list[Resource], diffs: list[tuple[Any, list[Change]]], included: list[int]) -> list[AheadRun]:
+    """What the types of runs of consecutive included resources do at once (Resource.apply_ahead).
+
+    A run holds resources of one type that says :attr:`~Resource.ahead`,
+    without guards (evaluated only when a resource's turn comes), and ends
+    after a resource that notifies immediately (its action runs before the
+    next resource's turn).
+    """
+    runs: list[list[int]] = []
+    for i in included:
+        resource = resources[i]
+        cls = type(resource)
+        if not cls.ahead or cls.batchable or resource.only_if is not None or resource.not_if is not None:
+            runs.append([])
+            continue
+        last = runs[-1][-1] if runs and runs[-1] else None
+        if last is not None and type(resources[last]) is cls and not any(
+                n.timing == "immediately" for n in resources[last].notifies):
+            runs[-1].append(i)
+        else:
+            runs.append([i])
+    out: list[AheadRun] = []
+    for run in runs:
+        if len(run) < 2:
+            continue
+        cls = type(resources[run[0]])
+        taken: set[int] = set()
+        for ahead in cls.apply_ahead([(resources[j], diffs[j][0], diffs[j][1]) for j in run]):
+            members = ahead.members
+            if (len(members) < 2 or len(ahead.done) != len(members) or members[0] < 0 or members[-1] >= len(run)
+                    or list(members) != list(range(members[0], members[0] + len(members))) or taken & set(members)):
+                raise ValueError(f"{cls.type_name}.apply_ahead: members must be two or more consecutive positions "
+                                 f"of the run, in no other ahead, with one done condition each; got {members}")
+            taken.update(members)
+            out.append(AheadRun(tuple(run[k] for k in members), ahead.script, ahead.done))
+    return out

@@ -103,6 +103,21 @@ class Step:
     payloads: tuple[Payload, ...] = ()
 
 
+@dataclass(frozen=True)
+class Ahead:
+    """The applies of several consecutive resources done by one command, run before the first of them.
+
+    See :meth:`Resource.apply_ahead`. ``members`` are positions in the items
+    that method was given, consecutive and at least two; ``done`` holds, for
+    each member, a shell condition (builtins only) that is true when that
+    member's work is done.
+    """
+
+    members: tuple[int, ...]
+    script: str
+    done: tuple[str, ...]
+
+
 @dataclass
 class CompileContext:
     """What a resource may use while it is declared (templates, cookbook files).
@@ -149,6 +164,8 @@ class Resource(abc.ABC):
     notify_only_actions: ClassVar[tuple[str, ...]] = ()
     #: when True, the engine may merge the apply steps of all resources of this type into one (packages)
     batchable: ClassVar[bool] = False
+    #: when True, the engine offers runs of consecutive resources of this type to :meth:`apply_ahead`
+    ahead: ClassVar[bool] = False
     #: when True (the default), the probe runs in its own subshell, so an ``exit`` or ``cd`` in it cannot
     #: disturb the others; a type whose probes never do either may say False and save a process per resource
     probe_isolated: ClassVar[bool] = True
@@ -239,6 +256,22 @@ class Resource(abc.ABC):
     def split_many(cls, output: str, resources: Sequence["Resource"]) -> list[str]:
         """Each resource's share of :meth:`probe_many`'s output, as its own :meth:`probe` would print it."""
         raise NotImplementedError
+
+    @classmethod
+    def apply_ahead(cls, items: Sequence[tuple["Resource", Any, list[Change]]]) -> list[Ahead]:
+        """Commands that each do the applies of several of ``items`` at once (e.g. one ``mkdir`` for many).
+
+        The engine gives a run of consecutive resources of this type (none
+        guarded, none notifying immediately before the run's end) that will be
+        applied. Each :class:`Ahead`'s script runs in a subshell with its
+        output discarded, right before its first member's step. When it exits
+        0, a member whose ``done`` condition holds skips its own step and is
+        reported changed. When it fails, it must have undone what it did: every
+        member's own step then runs as if there had been no ahead, so errors,
+        and stopping at the first failure, stay each resource's own. Default:
+        none.
+        """
+        return []
 
     @classmethod
     def apply_batch(cls, items: Sequence[tuple["Resource", Any, list[Change]]]) -> Step:

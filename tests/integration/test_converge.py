@@ -206,6 +206,36 @@ def test_failing_execute_stops_that_host_only(docker_hosts, tmp_path) -> None:
     assert text.returncode == 1 and "app1: execute[echo about to fail >&2; exit 7] failed" in text.stdout
 
 
+def test_directories_made_at_once_keep_their_own_results(docker_hosts, tmp_path) -> None:
+    """Consecutive directories are made by one mkdir; a failure among them is still its own resource's."""
+    recipe = f'''
+        user("dirowner", home="/home/dirowner", shell="/bin/sh")
+        names = ["a", "b", {HOSTILE_NAME!r}, "c"]
+        if instance.name == "app1":
+            names[2:2] = ["x" * 300]  # the probe finds it absent; only mkdir finds the name too long
+        for n in names:
+            directory(f"/opt/many/{{n}}", owner="dirowner", group="dirowner", mode="0750")
+        file("/opt/many/after", content="a\\n")
+    '''
+    books = write_cookbook(tmp_path, "m", {"default": recipe})
+    hosts = docker_hosts(2, config=stack_config(books, ["m"]))
+    code, report, _ = converge_json(hosts.stack.path)
+    assert code == 1
+    bad, good = by_host(report)["app1"], by_host(report)["app2"]
+    assert good["ok"] and [r["status"] for r in good["resources"] if r["resource"].startswith("directory[/opt/many/")] == [
+        "changed"] * 4
+    listing = hosts.exec("app2", "sh", "-c", "cd /opt/many && stat -c '%a %U %G %n' -- *").stdout.splitlines()
+    made = [f"750 dirowner dirowner {n}" for n in ("a", "b", HOSTILE_NAME, "c")]
+    assert sorted(listing) == sorted([*made, "644 root root after"])
+    statuses = [(r["resource"], r["status"]) for r in bad["resources"] if r["resource"].startswith("directory[/opt/many/")]
+    assert [s for _, s in statuses] == ["changed", "changed", "failed", "not-run", "not-run"]
+    failed = next(r for r in bad["resources"] if r["status"] == "failed")
+    assert "File name too long" in failed["output"] and failed["location"].endswith("default.py:7")
+    assert hosts.exec("app1", "ls", "-A", "/opt/many").stdout.split() == ["a", "b"]
+    for leftover in ("/pwned", "/pwned2", "/pwned3", "/opt/many/pwned"):
+        assert hosts.exec("app2", "test", "-e", leftover, check=False).returncode == 1
+
+
 def test_killed_runner_leaves_no_half_written_file(docker_hosts, tmp_path) -> None:
     big = "0123456789abcdef" * (4 * 1024 * 1024 // 16)  # 4 MiB
     recipe = f'''

@@ -8,10 +8,12 @@ non-empty directory; with ``recursive=False`` a missing parent fails and
 
 from __future__ import annotations
 
+import posixpath
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from runner.resources.api import Change, Resource, ResourceError, Step
+from runner.resources.api import Ahead, Change, Resource, ResourceError, Step
 from runner.resources.builtin.file import IS_A_SYMLINK, _int, metadata_changes
 from runner.resources.builtin.pathprobe import PathProbed
 from runner.resources.builtin.shell import (
@@ -21,6 +23,7 @@ from runner.resources.builtin.shell import (
     chown_chmod,
     fail,
     normalise_mode,
+    parent_of,
     parse_kv,
     q,
     require_parent,
@@ -45,6 +48,7 @@ class DirectoryState:
 class Directory(PathProbed, Resource):
     probe_kind: ClassVar[str] = "directory"
     probe_isolated = False  # its probe neither exits nor changes directory
+    ahead = True  # directories to create, one after another, are made by one mkdir (apply_ahead)
     type_name = "directory"
     actions = ("create", "delete")
     default_action = "create"
@@ -119,3 +123,50 @@ class Directory(PathProbed, Resource):
             lines.append(f"[ -d {p} ] || {mkdir}-- {p} || exit 1")
         lines += [f"{cmd} || exit 1" for cmd in chown_chmod(p, self.owner, self.group, None)]
         return Step("\n".join(lines))
+
+    def _ahead_key(self, state: DirectoryState) -> tuple[Any, ...] | None:
+        """What directories made by one ``mkdir`` (and ``chown``) must share; None: not one to make."""
+        if self.action != ("create",) or state.type != "absent":
+            return None
+        return self.mode, self.owner, self.group, self.recursive
+
+    @classmethod
+    def apply_ahead(cls, items: Sequence[tuple[Resource, Any, list[Change]]]) -> list[Ahead]:
+        """One ``mkdir`` (and one ``chown``) for consecutive directories the probe found absent.
+
+        Members share mode, owner, group and ``recursive``, and each one's
+        parent is the first one's parent or an earlier member, so the only
+        parents ``mkdir -p`` makes are those the first member's own step
+        would make. On failure the members are removed again (``rmdir``, last
+        first: they were absent, so they are empty) and each member's step
+        runs on its own, which reports the error at the right resource.
+        """
+        groups: list[list[int]] = []  # positions in items
+        key_of_group: Any = None
+        parents: set[str] = set()  # where the last group's members may be: its first's parent, its members
+        for k, (resource, state, _changes) in enumerate(items):
+            key = resource._ahead_key(state) if isinstance(resource, Directory) else None
+            if key is None:
+                continue
+            path = posixpath.normpath(resource.path)
+            parent = posixpath.normpath(parent_of(resource.path))
+            if groups and key == key_of_group and groups[-1][-1] == k - 1 and parent in parents:
+                groups[-1].append(k)
+            else:
+                groups.append([k])
+                key_of_group, parents = key, {parent}
+            parents.add(path)
+        out = []
+        for group in groups:
+            if len(group) < 2:
+                continue
+            members = [m for m in (items[k][0] for k in group) if isinstance(m, Directory)]
+            lead, paths = members[0], " ".join(q(m.path) for m in members)
+            mode = f"-m {q(lead.mode)} " if lead.mode is not None else ""
+            commands = [f"mkdir {'-p ' if lead.recursive else ''}{mode}-- {paths}",
+                        *chown_chmod(paths, lead.owner, lead.group, None)]
+            undo = " ".join(q(m.path) for m in reversed(members))
+            script = " && ".join(commands) + f" || {{ rmdir -- {undo} 2>/dev/null; exit 1; }}"
+            done = tuple(f"[ -d {q(m.path)} ] && [ ! -L {q(m.path)} ]" for m in members)
+            out.append(Ahead(tuple(group), script, done))
+        return out
