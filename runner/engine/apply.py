@@ -19,8 +19,9 @@ A notified action is subject to its resource's guards, as in Chef.
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from runner.engine.probe import TokenMarks, guard_shell
 from runner.resources.api import UNCHANGED_LINE, Resource, Step
@@ -65,7 +66,6 @@ def _ahead_member(run: AheadRun, position: int, step: Step) -> Step:
 class ApplyScript:
     script: bytes
     payloads: list[Payload]
-    entries: list[Entry] = field(default_factory=list)
 
     @property
     def payload_size(self) -> int:
@@ -85,6 +85,22 @@ class ApplyScript:
         return self.script + b"".join(self.payload_chunks())
 
 
+def _relay(token: str) -> list[str]:
+    """The shell function that ends every block: relays the step's output, looks for the unchanged
+    mark and prints the end marker, with builtins only (no process per step). ``r_ RC ID`` sets rc, ch."""
+    return [
+        "r_() {",
+        "  rc=$1; ch=1",
+        '  while IFS= read -r l || [ -n "$l" ]; do',
+        f"    if [ \"$l\" = '{UNCHANGED}' ]; then ch=0; fi",
+        "    printf '%s\\n' \"$l\"",
+        '  done < "$T/out"',
+        "  l=",
+        f"  printf '%s:end:%s:%s:%s\\n' '{token}' \"$2\" \"$rc\" \"$ch\"",  # the relay ended every line
+        "}",
+    ]
+
+
 def _block(entry: Entry, token: str, first_payload: int, check_failed: bool) -> list[str]:
     assign = "; ".join(f'P{k}="$T/p{first_payload + k}"' for k in range(len(entry.step.payloads)))
     body = [
@@ -94,18 +110,8 @@ def _block(entry: Entry, token: str, first_payload: int, check_failed: bool) -> 
         *( [assign] if assign else [] ),
         entry.step.script,
         ') > "$T/out" 2>&1 </dev/null',
-        "rc=$?",
-        # relay the output and look for the unchanged mark with builtins only: no process per step
-        "ch=1",
-        'while IFS= read -r l || [ -n "$l" ]; do',
-        f"  if [ \"$l\" = '{UNCHANGED}' ]; then ch=0; fi",
-        "  printf '%s\\n' \"$l\"",
-        'done < "$T/out"',
-        "l=",
-        f"printf '%s:end:{entry.id}:%s:%s\\n' '{token}' \"$rc\" \"$ch\"",  # the relay ended every line
-        'if [ "$rc" -eq 0 ] && [ "$ch" = 1 ]; then',
-        *[f"  c_{i}=1" for i in entry.indices],
-        "fi",
+        f"r_ $? {shlex.quote(entry.id)}",
+        'if [ "$rc" -eq 0 ] && [ "$ch" = 1 ]; then ' + " ".join(f"c_{i}=1;" for i in entry.indices) + " fi",
     ]
     if not entry.ignore_failure:
         body.append(f'if [ "$rc" -ne 0 ]; then failed={entry.id.split(",")[0]}; fi')
@@ -133,14 +139,12 @@ def build_apply_script(
     member_of = {i: (run, k) for run in aheads for k, i in enumerate(run.indices)}
     payloads: list[Payload] = []
     lines = ["#!/bin/sh", 'T="$1"', "cd /"]
-    entries: list[Entry] = []
 
     def add(entry: Entry, check_failed: bool = True) -> list[str]:
         first = len(payloads)
         for k, data in enumerate(entry.step.payloads):
             lines_payload.append(f'head -c {payload_size(data)} > "$T/p{first + k}" || exit 125')
             payloads.append(data)
-        entries.append(entry)
         return _block(entry, token, first, check_failed)
 
     lines_payload: list[str] = []
@@ -180,8 +184,8 @@ def build_apply_script(
         body += [f'if [ -n "{cond}" ]; then', *inner, "fi"]
     body.append(f"printf '%s:done:%s\\n' '{token}' \"$failed\"")
     body.append('[ -z "$failed" ]')
-    script = "\n".join(lines + lines_payload + ["exec </dev/null"] + body) + "\n"
-    return ApplyScript(script.encode(), payloads, entries)
+    script = "\n".join(lines + lines_payload + ["exec </dev/null", *_relay(token)] + body) + "\n"
+    return ApplyScript(script.encode(), payloads)
 
 
 @dataclass(frozen=True)

@@ -189,6 +189,22 @@ class HostRunner:
         token = new_token()
         return self._parse(self._send_probe(build_probe_script(resources, token).encode()), token, resources)
 
+    def _probe_with_setup(self, resources: list[Resource], setup: list[Resource], marker: str):
+        """One probe for both cases: (the resources to apply, setup first when never set up; their probe).
+
+        The script and the raw output are dropped on return, before the host's apply is built."""
+        self.opts.log(self.job.name, f"probing {len(resources)} resources (and {len(setup)} of setup, "
+                                     "if never set up)")
+        configured, fresh = new_token(), new_token()
+        result = self._send_probe(build_setup_probe(resources, setup, marker, configured, fresh).encode())
+        if f"{fresh}:done".encode() not in result.stdout:
+            return resources, self._parse(result, configured, resources)
+        self.outcome.ran_setup = True
+        self.opts.log(self.job.name, "never set up: setup runs first")
+        self._setup_starts()
+        resources = setup + resources
+        return resources, self._parse(result, fresh, resources)
+
     def _run(self) -> None:
         job = self.job
         resources = list(job.resources)
@@ -203,18 +219,7 @@ class HostRunner:
             probe = self._probe(resources)
             self._setup_starts()  # the probe took the host's lock: the setup is this run's now
         else:
-            self.opts.log(job.name, f"probing {len(resources)} resources (and {len(setup)} of setup, if never set up)")
-            configured, fresh = new_token(), new_token()
-            script = build_setup_probe(resources, setup, job.setup_marker, configured, fresh)
-            result = self._send_probe(script.encode())
-            if f"{fresh}:done".encode() in result.stdout:
-                self.outcome.ran_setup = True
-                resources = setup + resources
-                self.opts.log(job.name, "never set up: setup runs first")
-                self._setup_starts()
-                probe = self._parse(result, fresh, resources)
-            else:
-                probe = self._parse(result, configured, resources)
+            resources, probe = self._probe_with_setup(resources, setup, job.setup_marker)
         diffs = self._diff(resources, probe)
         if not (self.outcome.ran_setup and job.after_setup is not None and not self.opts.plan):
             self._apply(resources, probe, diffs)
@@ -278,6 +283,8 @@ class HostRunner:
         steps = self._steps(resources, diffs, included)
         token = new_token()
         apply = build_apply_script(resources, steps, token, aheads(resources, diffs, included))
+        entries = [indices for indices, _step in steps]  # the steps' scripts are in the apply script now
+        del steps
         script, wrap = apply.script, self.job.wrap
         after = wrap.after(wrap.before_output) if wrap is not None and wrap.after is not None else None
         if wrap is not None:
@@ -294,12 +301,12 @@ class HostRunner:
         except CommandCutOff as exc:  # say which resource was running, and record those that were done
             self.outcome.remote_commands += 1
             text = exc.output.decode("utf-8", "replace")
-            self._record(resources, diffs, steps, included, parse_apply_output(text, token)[0])
+            self._record(resources, diffs, entries, included, parse_apply_output(text, token)[0])
             raise exc.during(self._entry_name(resources, running_entry(text, token))) from None
         self.applying = False
         self.outcome.remote_commands += 1
         outcomes, finished = parse_apply_output(result.stdout.decode("utf-8", "replace"), token)
-        self._record(resources, diffs, steps, included, outcomes)
+        self._record(resources, diffs, entries, included, outcomes)
         if not finished and not any(r.status == FAILED for r in self.outcome.resources):
             detail = self.opts.redact(result.stderr.decode("utf-8", "replace").strip()[-500:])
             raise HostError(self.job.name, f"the apply script stopped early (exit status "
@@ -332,9 +339,10 @@ class HostRunner:
                 steps.append(((i,), resource.apply(diffs[i][0], diffs[i][1])))
         return steps
 
-    def _record(self, resources, diffs, steps, included, outcomes) -> None:
+    def _record(self, resources, diffs, entries: list[tuple[int, ...]], included, outcomes) -> None:
+        """The outcome of every resource; ``entries``: the resources of each block of the apply script."""
         by_index: dict[int, Any] = {}
-        for indices, _step in steps:
+        for indices in entries:
             entry = outcomes.get(",".join(map(str, indices)))
             for i in indices:
                 by_index[i] = entry
