@@ -162,7 +162,8 @@ def test_apply_writes_content_atomically() -> None:
     step = resource.apply(FILE_OLD, resource.diff(FILE_OLD))
     assert step.payloads == ()  # small text: printf in the script
     assert 'runner_t=/etc/.runner-"$$"-' in step.script and "umask 066" in step.script
-    assert "{ set -C; { printf '%s' 'hi\n' >\"$runner_t\"; } 2>/dev/null ||" in step.script
+    assert "runner_c='hi\n'" in step.script and step.script.count("hi\n") == 1  # the text once, in a variable
+    assert "{ set -C; { printf '%s' \"$runner_c\" >\"$runner_t\"; } 2>/dev/null ||" in step.script
     assert "chown -- app \"$runner_t\"" in step.script and "chmod" not in step.script  # the umask gave 0600
     sensitive = File(PATH, content="hi\n", mode="0755", sensitive=True)
     step = sensitive.apply(FILE_OLD, sensitive.diff(FILE_OLD))

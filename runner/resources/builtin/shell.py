@@ -163,7 +163,8 @@ def install_payload(payload: str | None, path: str, owner: Any = None, group: An
         raise ValueError("give a payload file or inline text")
     tag = hashlib.sha256(path.encode()).hexdigest()[:12]
     umask = _creation_umask(mode, private)
-    write = (f"cat -- {payload}" if payload is not None else f"printf '%s' {q(inline)}") + ' >"$runner_t"'
+    # inline text is held once, in a variable: the create below may write it twice
+    write = (f"cat -- {payload}" if payload is not None else "printf '%s' \"$runner_c\"") + ' >"$runner_t"'
     # noclobber for both tries; a failed redirection of a regular builtin or a command only fails that command
     create = f"{{ set -C; {{ {write}; }} 2>/dev/null || {{ rm -f -- \"$runner_t\" && {write}; }}; }}"
     keep = []  # what is not declared is kept from an existing regular file
@@ -177,6 +178,7 @@ def install_payload(payload: str | None, path: str, owner: Any = None, group: An
     commands += ["set +C", *chown_chmod('"$runner_t"', owner, group, mode if umask is None else None),
                  "mv -Tf -- \"$runner_t\" \"$runner_p\""]
     return "\n".join([
+        *([f"runner_c={q(inline)}"] if inline is not None else []),
         f"runner_p={q(path)}",
         f"runner_t={q(parent_of(path) + '/.runner-')}\"$$\"-{tag}",
         *([f"umask {umask}"] if umask is not None else []),
