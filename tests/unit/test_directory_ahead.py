@@ -127,3 +127,14 @@ def test_owner_and_group_go_to_every_member_in_one_chown(tmp_path: Path) -> None
     outcome, _ = converge_locally(resources)
     assert not outcome.failed
     assert all((tmp_path / f"d{i}").stat().st_uid == uid and _mode(tmp_path / f"d{i}") == "0700" for i in range(3))
+
+
+def test_a_long_run_is_cut_into_commands_of_a_bounded_size(tmp_path: Path) -> None:
+    from runner.resources.builtin.directory import AHEAD_LIMIT
+
+    count = AHEAD_LIMIT * 2 + 5
+    resources = [Directory(str(tmp_path / f"d{i}")) for i in range(count)]
+    runs = aheads(resources, [(ABSENT, CREATE)] * count, list(range(count)))
+    assert [len(run.indices) for run in runs] == [AHEAD_LIMIT, AHEAD_LIMIT, 5]
+    outcome, _ = converge_locally(resources)
+    assert not outcome.failed and all((tmp_path / f"d{i}").is_dir() for i in range(count))

@@ -30,6 +30,9 @@ from runner.resources.builtin.shell import (
     stat_mode,
 )
 
+#: directories one mkdir makes at most (its command line stays far below the kernel's limit)
+AHEAD_LIMIT = 200
+
 #: paths a delete refuses, whatever the recipe says
 PROTECTED = frozenset({"/", "/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/proc", "/root", "/run", "/sbin",
                        "/srv", "/sys", "/tmp", "/usr", "/var"})
@@ -150,7 +153,8 @@ class Directory(PathProbed, Resource):
                 continue
             path = posixpath.normpath(resource.path)
             parent = posixpath.normpath(parent_of(resource.path))
-            if groups and key == key_of_group and groups[-1][-1] == k - 1 and parent in parents:
+            if (groups and key == key_of_group and groups[-1][-1] == k - 1 and parent in parents
+                    and len(groups[-1]) < AHEAD_LIMIT):
                 groups[-1].append(k)
             else:
                 groups.append([k])
