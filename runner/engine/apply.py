@@ -87,9 +87,13 @@ class ApplyScript:
 
 def _relay(token: str) -> list[str]:
     """The shell function that ends every block: relays the step's output, looks for the unchanged
-    mark and prints the end marker, with builtins only (no process per step). ``r_ RC ID`` sets rc, ch."""
+    mark and prints the end marker, with builtins only (no process per step).
+
+    ``runner_end RC ID`` sets rc and ch. Its name is runner's own because a
+    step's commands run where the function is defined, and a function
+    shadows a program of the same name."""
     return [
-        "r_() {",
+        "runner_end() {",
         "  rc=$1; ch=1",
         '  while IFS= read -r l || [ -n "$l" ]; do',
         f"    if [ \"$l\" = '{UNCHANGED}' ]; then ch=0; fi",
@@ -110,7 +114,7 @@ def _block(entry: Entry, token: str, first_payload: int, check_failed: bool) -> 
         *( [assign] if assign else [] ),
         entry.step.script,
         ') > "$T/out" 2>&1 </dev/null',
-        f"r_ $? {shlex.quote(entry.id)}",
+        f"runner_end $? {shlex.quote(entry.id)}",
         'if [ "$rc" -eq 0 ] && [ "$ch" = 1 ]; then ' + " ".join(f"c_{i}=1;" for i in entry.indices) + " fi",
     ]
     if not entry.ignore_failure:
