@@ -139,7 +139,6 @@ def build_apply_script(
     :param aheads: commands run before the first of their members' steps, whose success lets each
         member skip its own step (see :meth:`~runner.resources.api.Resource.apply_ahead`).
     """
-    starts = {run.indices[0]: run for run in aheads}
     member_of = {i: (run, k) for run in aheads for k, i in enumerate(run.indices)}
     payloads: list[Payload] = []
     lines = ["#!/bin/sh", 'T="$1"', "cd /"]
@@ -160,7 +159,7 @@ def build_apply_script(
     for indices, step in steps:
         if len(indices) == 1 and indices[0] in member_of:
             run, position = member_of[indices[0]]
-            if indices[0] in starts:  # in the main shell's own if, so the flag outlives it
+            if position == 0:  # the ahead itself, in the main shell's own if, so the flag outlives it
                 body += ['if [ -z "$failed" ]; then',
                          f"  if ( {run.script}\n) >/dev/null 2>&1 </dev/null; then {run.flag}=1; fi", "fi"]
             step = _ahead_member(run, position, step)

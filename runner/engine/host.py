@@ -23,6 +23,7 @@ from runner.engine.probe import (
     ProbeParseError,
     build_probe_script,
     build_setup_probe,
+    guard_shell,
     new_token,
     parse_probe_output,
 )
@@ -390,7 +391,7 @@ def aheads(resources: list[Resource], diffs: list[tuple[Any, list[Change]]], inc
     for i in included:
         resource = resources[i]
         cls = type(resource)
-        if not cls.ahead or cls.batchable or resource.only_if is not None or resource.not_if is not None:
+        if not cls.ahead or cls.batchable or guard_shell(resource) is not None:
             runs.append([])
             continue
         last = runs[-1][-1] if runs and runs[-1] else None
