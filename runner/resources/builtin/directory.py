@@ -11,7 +11,7 @@ from __future__ import annotations
 import posixpath
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from runner.resources.api import Ahead, Change, Resource, ResourceError, Step
 from runner.resources.builtin.file import IS_A_SYMLINK, _int, metadata_changes
@@ -164,7 +164,7 @@ class Directory(PathProbed, Resource):
         for group in groups:
             if len(group) < 2:
                 continue
-            members = [m for m in (items[k][0] for k in group) if isinstance(m, Directory)]
+            members = [cast(Directory, items[k][0]) for k in group]  # only directories have a key
             lead, paths = members[0], " ".join(q(m.path) for m in members)
             mode = f"-m {q(lead.mode)} " if lead.mode is not None else ""
             commands = [f"mkdir {'-p ' if lead.recursive else ''}{mode}-- {paths}",
